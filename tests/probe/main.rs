@@ -1,0 +1,202 @@
+//! The probe: a small static program the grader copies into every test rootfs as
+//! /bin/probe. It reports, in stable text, what a process inside the container
+//! sees. It is built by the grader's build script with rustc alone (no crates),
+//! statically linked, so it runs in a rootfs that has no C library.
+//!
+//! Usage: probe COMMAND [ARG...]
+//!   ls DIR          entries of DIR, sorted, one per line
+//!   cwd             the current directory
+//!   pid             this process's PID and parent PID
+//!   pids            the PIDs in /proc, sorted
+//!   env             the environment, sorted
+//!   escape PATH     try the classic chroot escape, then report whether PATH is visible
+//!   orphan          leave an orphan behind, report whether it stayed a zombie or was reaped
+//!   signals         print "ready", wait for SIGINT/SIGTERM/SIGHUP, report which came
+//!   mounts          mount points in /proc/self/mountinfo
+//!   hostname        the hostname
+//!   ids             uid and gid
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[repr(C)]
+struct SigSet([u64; 16]);
+
+extern "C" {
+    fn fork() -> i32;
+    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+    fn _exit(code: i32) -> !;
+    fn sigemptyset(set: *mut SigSet) -> i32;
+    fn sigaddset(set: *mut SigSet, signal: i32) -> i32;
+    fn sigprocmask(how: i32, set: *const SigSet, old: *mut SigSet) -> i32;
+    fn sigwait(set: *const SigSet, signal: *mut i32) -> i32;
+    fn getuid() -> u32;
+    fn getgid() -> u32;
+}
+
+const SIGHUP: i32 = 1;
+const SIGINT: i32 = 2;
+const SIGTERM: i32 = 15;
+const SIG_BLOCK: i32 = 0;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| args.get(i).cloned().unwrap_or_else(|| usage());
+    match args.first().map(String::as_str) {
+        Some("ls") => ls(&arg(1)),
+        Some("cwd") => println!("cwd: {}", std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|e| format!("error: {e}"))),
+        Some("pid") => println!("pid: {}\nppid: {}", std::process::id(), std::os::unix::process::parent_id()),
+        Some("pids") => println!("pids: {}", pids().iter().map(u32::to_string).collect::<Vec<_>>().join(" ")),
+        Some("env") => {
+            let mut vars: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+            vars.sort();
+            vars.iter().for_each(|v| println!("{v}"));
+        }
+        Some("escape") => escape(&arg(1)),
+        Some("orphan") => orphan(),
+        Some("signals") => signals(),
+        Some("mounts") => mounts(),
+        Some("hostname") => println!("hostname: {}", read("/proc/sys/kernel/hostname").trim()),
+        Some("ids") => println!("uid: {}\ngid: {}", unsafe { getuid() }, unsafe { getgid() }),
+        _ => usage(),
+    }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids");
+    std::process::exit(2)
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| format!("error reading {path}: {e}"))
+}
+
+fn ls(dir: &str) {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect(),
+        Err(e) => {
+            println!("error: {dir}: {e}");
+            std::process::exit(1)
+        }
+    };
+    names.sort();
+    names.iter().for_each(|n| println!("{n}"));
+}
+
+fn pids() -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map(|entries| entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    pids.sort();
+    pids
+}
+
+/// The classic escape: chroot into a subdirectory while the current directory
+/// stays outside it, walk up with "..", then chroot to where we ended up.
+fn escape(host_path: &str) {
+    let step = |what: &str, result: std::io::Result<()>| {
+        if let Err(e) = result {
+            println!("escape: stayed inside ({what} failed: {e})");
+            std::process::exit(0);
+        }
+    };
+    let dir = "/.probe-escape";
+    let _ = std::fs::create_dir(dir);
+    step("chdir /", std::env::set_current_dir("/"));
+    step("chroot into a subdirectory", std::os::unix::fs::chroot(dir));
+    // The current directory is still the old root, outside the new one.
+    let _ = std::fs::remove_dir(".probe-escape");
+    for _ in 0..64 {
+        step("chdir ..", std::env::set_current_dir(".."));
+    }
+    step("chroot .", std::os::unix::fs::chroot("."));
+    if Path::new(host_path).exists() {
+        println!("escape: reached the host ({host_path} is visible)");
+    } else {
+        println!("escape: stayed inside ({host_path} is not visible)");
+    }
+}
+
+/// Forks a child that forks a grandchild and exits at once: the grandchild is an
+/// orphan, reparented to PID 1 of our PID namespace. It exits after 100 ms; then
+/// it is either reaped by that PID 1 or stays a zombie.
+fn orphan() {
+    let (reader, mut writer) = pipe();
+    let child = unsafe { fork() };
+    if child == 0 {
+        let grandchild = unsafe { fork() };
+        if grandchild == 0 {
+            std::thread::sleep(Duration::from_millis(100));
+            unsafe { _exit(0) }
+        }
+        let _ = writeln!(writer, "{grandchild}");
+        unsafe { _exit(0) }
+    }
+    drop(writer);
+    unsafe { waitpid(child, std::ptr::null_mut(), 0) };
+    let orphan: i32 = std::io::read_to_string(reader).unwrap().trim().parse().unwrap();
+    let stat = format!("/proc/{orphan}/stat");
+    let started = Instant::now();
+    let mut zombie_since: Option<Instant> = None;
+    while started.elapsed() < Duration::from_secs(5) {
+        match std::fs::read_to_string(&stat) {
+            Err(_) => {
+                println!("orphan: reaped");
+                return;
+            }
+            Ok(text) if text.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') => {
+                let since = *zombie_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_millis(500) {
+                    println!("orphan: zombie");
+                    return;
+                }
+            }
+            Ok(_) => zombie_since = None,
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("orphan: still running after 5s");
+}
+
+fn pipe() -> (std::fs::File, std::fs::File) {
+    extern "C" {
+        fn pipe(fds: *mut i32) -> i32;
+    }
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    assert_eq!(unsafe { pipe(fds.as_mut_ptr()) }, 0, "pipe failed");
+    unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP, says "ready", and reports the first that
+/// arrives. A blocked signal is queued even for a PID 1 without handlers.
+fn signals() {
+    let mut set = SigSet([0; 16]);
+    let mut signal = 0;
+    unsafe {
+        sigemptyset(&mut set);
+        for s in [SIGHUP, SIGINT, SIGTERM] {
+            sigaddset(&mut set, s);
+        }
+        sigprocmask(SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    unsafe { sigwait(&set, &mut signal) };
+    let name = match signal {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "another signal",
+    };
+    println!("received {name}");
+}
+
+fn mounts() {
+    for line in read("/proc/self/mountinfo").lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let fstype = fields.iter().position(|f| *f == "-").and_then(|i| fields.get(i + 1)).unwrap_or(&"?");
+        println!("{} {}", fields.get(4).unwrap_or(&"?"), fstype);
+    }
+}

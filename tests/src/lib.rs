@@ -1,0 +1,17 @@
+//! The workshop's grader: the checks for every chapter, shared by the student crate
+//! (`cargo test -p ch01-chroot`) and the reference solution (`cargo test`).
+//!
+//! Each chapter crate has a thin `tests/grade.rs` that calls these checks with its
+//! own binary. A check runs that binary as a user would, on a throwaway rootfs
+//! ([`Sandbox`]) holding busybox and the static probe (probe/main.rs), and looks at
+//! what the container printed and what the host sees. Snapshots live in
+//! src/snapshots and are the same for both crates.
+
+pub mod ch01;
+pub mod ch02;
+mod sandbox;
+
+pub use sandbox::{Output, Running, Sandbox};
+
+/// The static probe program, built by build.rs.
+pub const PROBE: &str = env!("WORKSHOP_PROBE");

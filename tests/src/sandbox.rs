@@ -1,0 +1,322 @@
+//! A throwaway root filesystem per check, and running the chapter binary on it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::mount::{umount2, MntFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// How long any one run may take before the check gives up on it.
+const RUN_TIMEOUT: Duration = Duration::from_secs(30);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary directory holding a fresh rootfs: busybox (static), /bin/probe, a
+/// marker file, and next to the rootfs a file only the host can see.
+pub struct Sandbox {
+    pub dir: PathBuf,
+    pub rootfs: PathBuf,
+    /// A file outside the rootfs: visible from the container only after an escape.
+    pub host_only_file: PathBuf,
+    binary: String,
+}
+
+/// What a finished run printed and how it ended.
+#[derive(Debug)]
+pub struct Output {
+    /// The runtime's exit status (None if the runtime itself died of a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub command_line: String,
+}
+
+/// A run still going on: its stdout comes line by line.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stdout_seen: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
+    pub command_line: String,
+}
+
+impl Sandbox {
+    /// A new sandbox for one check of `binary`.
+    pub fn new(binary: &str) -> Sandbox {
+        assert!(
+            nix::unistd::Uid::effective().is_root(),
+            "the grader must run as root: use `cargo test` (scripts/sudo-runner re-executes it with sudo)"
+        );
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("workshop-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let rootfs = dir.join("rootfs");
+        build_rootfs(&rootfs);
+        let host_only_file = dir.join("host-only-file");
+        std::fs::write(&host_only_file, "only the host can see this\n").unwrap();
+        Sandbox {
+            dir,
+            rootfs,
+            host_only_file,
+            binary: binary.to_string(),
+        }
+    }
+
+    /// The arguments of `run` with this sandbox's rootfs: `run FLAGS --rootfs R -- COMMAND`.
+    pub fn run_args(&self, flags: &[&str], command: &[&str]) -> Vec<String> {
+        let mut args = vec!["run".to_string()];
+        args.extend(flags.iter().map(|s| s.to_string()));
+        args.push("--rootfs".into());
+        args.push(self.rootfs.display().to_string());
+        args.push("--".into());
+        args.extend(command.iter().map(|s| s.to_string()));
+        args
+    }
+
+    /// Runs the binary with `run FLAGS --rootfs ROOTFS -- COMMAND` and waits for it.
+    pub fn run(&self, flags: &[&str], command: &[&str]) -> Output {
+        self.run_raw(&self.run_args(flags, command), None, &[])
+    }
+
+    /// Runs the binary with exactly `args`, feeding `stdin`, with extra `env`.
+    pub fn run_raw(&self, args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+        let mut running = self.spawn_with(args, stdin, env);
+        let output = running.wait();
+        self.assert_no_mount_left(&output);
+        output
+    }
+
+    /// Starts `run FLAGS --rootfs ROOTFS -- COMMAND` without waiting.
+    pub fn spawn(&self, flags: &[&str], command: &[&str]) -> Running {
+        self.spawn_with(&self.run_args(flags, command), None, &[])
+    }
+
+    fn spawn_with(&self, args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Running {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.env("TERM", "xterm-grader");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let name = Path::new(&self.binary)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let command_line = format!("{name} {}", args.join(" "));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {}: {e}", self.binary));
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        let (sender, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Running {
+            child,
+            lines,
+            stdout_seen: Vec::new(),
+            stderr,
+            command_line,
+        }
+    }
+
+    /// After a run has ended, nothing it mounted may stay in the host's mount table.
+    pub fn assert_no_mount_left(&self, output: &Output) {
+        let left = self.mounts_inside();
+        assert!(
+            left.is_empty(),
+            "the run left these mounts on the host: {left:?}\n\
+             Every mount a run makes must be gone when it ends (the runtime's cleanup).\n{output}"
+        );
+    }
+
+    /// Mount points under this sandbox, as the host sees them.
+    pub fn mounts_inside(&self) -> Vec<String> {
+        let prefix = format!("{}/", self.dir.display());
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        mountinfo
+            .lines()
+            .filter_map(|line| line.split(' ').nth(4))
+            .filter(|point| point.starts_with(&prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Replaces what varies between runs (the sandbox's path) with a fixed word.
+    pub fn redact(&self, text: &str) -> String {
+        text.replace(&self.rootfs.display().to_string(), "[ROOTFS]")
+            .replace(&self.dir.display().to_string(), "[SANDBOX]")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // A failed check may have left mounts: remove them before the files, so the
+        // machine stays clean whatever happened.
+        let mut mounts = self.mounts_inside();
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+        for mount in mounts {
+            let _ = umount2(mount.as_str(), MntFlags::MNT_DETACH);
+        }
+        if std::env::var_os("WORKSHOP_TEST_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Running {
+    /// The runtime's PID on the host.
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Waits for a stdout line containing `text`; returns it.
+    pub fn wait_for_line(&mut self, text: &str) -> String {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout_seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let output = self.wait();
+                    panic!("the container never printed {text:?}\n{output}");
+                }
+            }
+        }
+    }
+
+    /// The runtime's child processes (the container's first process), host PIDs.
+    pub fn children(&self) -> Vec<Pid> {
+        let pid = self.pid();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .map(Pid::from_raw)
+            .collect()
+    }
+
+    /// Sends `signal` to the runtime, as `kill` or Ctrl-C would.
+    pub fn signal(&self, signal: Signal) {
+        kill(self.pid(), signal).unwrap();
+    }
+
+    /// Whether the runtime is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the runtime to end (killing it after the timeout) and collects output.
+    pub fn wait(&mut self) -> Output {
+        let deadline = Instant::now() + RUN_TIMEOUT;
+        let mut timed_out = false;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                timed_out = true;
+                let _ = self.child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let mut stdout = std::mem::take(&mut self.stdout_seen);
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            stdout.push(line);
+        }
+        let stderr = std::mem::replace(&mut self.stderr, std::thread::spawn(String::new))
+            .join()
+            .unwrap();
+        let output = Output {
+            code: status.code(),
+            stdout: stdout.iter().map(|l| format!("{l}\n")).collect(),
+            stderr,
+            command_line: self.command_line.clone(),
+        };
+        assert!(
+            !timed_out,
+            "the run did not end within {RUN_TIMEOUT:?}, so the grader killed it\n{output}"
+        );
+        output
+    }
+}
+
+impl std::fmt::Display for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = self
+            .code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "none (killed by a signal)".into());
+        writeln!(f, "--- the run ---\n$ {}\nexit status: {code}", self.command_line)?;
+        writeln!(
+            f,
+            "--- stdout ---\n{}--- stderr ---\n{}--------------",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// A minimal rootfs: busybox with its applets, the probe, /etc, /proc, /tmp.
+fn build_rootfs(rootfs: &Path) {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists()).expect(
+        "busybox is not installed: the grader builds its test rootfs from it (sudo scripts/provision.sh installs busybox-static)",
+    );
+    for dir in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root",
+    ] {
+        std::fs::create_dir_all(rootfs.join(dir)).unwrap();
+    }
+    std::fs::set_permissions(rootfs.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).unwrap();
+    let applets = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .expect("running busybox --list");
+    for applet in String::from_utf8_lossy(&applets.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    let _ = std::fs::remove_file(rootfs.join("bin/probe"));
+    std::fs::copy(crate::PROBE, rootfs.join("bin/probe")).unwrap();
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").unwrap();
+    std::fs::write(
+        rootfs.join("workshop-rootfs"),
+        "this file is at the root of the test rootfs\n",
+    )
+    .unwrap();
+}
