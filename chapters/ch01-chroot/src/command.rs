@@ -1,0 +1,104 @@
+//! Finding and executing the container's command.
+
+use std::convert::Infallible;
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::exit_status::{CANNOT_EXECUTE, NOT_FOUND, RUNTIME_ERROR};
+use crate::verbose;
+
+/// The PATH every container starts with (the one Docker uses).
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Why the command could not be started, with the exit status it maps to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CommandError {
+    /// Nothing by that name in any PATH directory: exit status 127.
+    NotFound(String),
+    /// A file by that name exists but cannot be executed: exit status 126.
+    NotExecutable(PathBuf),
+}
+
+impl CommandError {
+    /// The exit status for this failure (127 or 126, as shells use them).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CommandError::NotFound(_) => NOT_FOUND,
+            CommandError::NotExecutable(_) => CANNOT_EXECUTE,
+        }
+    }
+}
+
+// ANCHOR: find_in_path
+/// Looks `name` (a bare command name such as `ls`) up in the directories of
+/// `path`, a colon-separated list like [`DEFAULT_PATH`], as a shell does.
+pub fn find_in_path(name: &str, path: &str) -> Result<PathBuf, CommandError> {
+    // exercise(find_in_path): try each directory of `path` in order and return the
+    // first `dir/name` that is a regular file with an execute bit set
+    // (`metadata.permissions().mode() & 0o111`). If no directory has an
+    // executable one, return `NotExecutable(candidate)` when some directory had
+    // a file by that name that cannot be executed, else `NotFound(name)`.
+    todo!("exercise `find_in_path` in src/command.rs")
+}
+// ANCHOR_END: find_in_path
+
+// ANCHOR: container_env
+/// The environment the container's command starts with. Nothing of the host's
+/// environment leaks in, except the terminal type `host_term` (from `$TERM`).
+pub fn container_env(host_term: Option<&str>) -> Vec<String> {
+    // exercise(container_env): return "NAME=value" strings: PATH set to
+    // DEFAULT_PATH, HOME=/root, and TERM=<host_term> only when the host has one.
+    todo!("exercise `container_env` in src/command.rs")
+}
+// ANCHOR_END: container_env
+
+/// Replaces this process with the container's command, execve(2). Returns only on
+/// failure, with the exit status and a message saying what to do.
+pub fn exec_command(command: &[String], env: &[String]) -> Result<Infallible, (i32, String)> {
+    let program = &command[0];
+    let path = if program.contains('/') {
+        PathBuf::from(program)
+    } else {
+        find_in_path(program, DEFAULT_PATH).map_err(|error| describe(&error))?
+    };
+    let cstring = |s: &str| CString::new(s).map_err(|_| (RUNTIME_ERROR, format!("{s:?} contains a NUL byte")));
+    let c_path = cstring(&path.to_string_lossy())?;
+    let c_args = command.iter().map(|a| cstring(a)).collect::<Result<Vec<_>, _>>()?;
+    let c_env = env.iter().map(|e| cstring(e)).collect::<Result<Vec<_>, _>>()?;
+    verbose::say(format_args!("execve({path:?}, {command:?})"));
+    let errno = nix::unistd::execve(&c_path, &c_args, &c_env).unwrap_err();
+    Err(exec_failure(&path, errno))
+}
+
+/// Turns a failed execve(2) into Docker's exit status and a message.
+fn exec_failure(path: &Path, errno: Errno) -> (i32, String) {
+    let shown = path.display();
+    match errno {
+        Errno::ENOENT => (
+            NOT_FOUND,
+            format!("{shown}: not found in the rootfs (or its interpreter / dynamic loader is missing: is it a static binary?)"),
+        ),
+        Errno::EACCES => (CANNOT_EXECUTE, format!("{shown}: permission denied (is it executable? chmod +x)")),
+        Errno::ENOEXEC => (CANNOT_EXECUTE, format!("{shown}: not an executable format (a script needs a #! line)")),
+        Errno::EISDIR => (CANNOT_EXECUTE, format!("{shown}: is a directory")),
+        other => (CANNOT_EXECUTE, format!("{shown}: execve(2) failed: {other}")),
+    }
+}
+
+fn describe(error: &CommandError) -> (i32, String) {
+    let message = match error {
+        CommandError::NotFound(name) => {
+            format!("{name}: command not found in the rootfs (searched PATH={DEFAULT_PATH})")
+        }
+        CommandError::NotExecutable(path) => {
+            format!(
+                "{}: found, but it is not executable (chmod +x it in the rootfs)",
+                path.display()
+            )
+        }
+    };
+    (error.exit_code(), message)
+}

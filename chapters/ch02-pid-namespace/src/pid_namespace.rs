@@ -1,0 +1,140 @@
+//! The PID namespace (pid_namespaces(7)): the child is cloned into a new one, so its
+//! first process is PID 1 there, while the host sees it under an ordinary PID.
+//!
+//! /proc shows the processes of the PID namespace of whoever mounted it, so the
+//! container needs a proc filesystem mounted from inside. There is no mount
+//! namespace yet (chapter 03): that mount lands in the host's mount table at
+//! ROOTFS/proc, and the runtime must unmount it when the container ends.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ch01::{verbose, Container, Mechanism};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+
+/// The PID namespace mechanism.
+#[derive(Default)]
+pub struct PidNamespace {
+    /// ROOTFS/proc as the host sees it, once `prepare` has checked it.
+    proc_on_host: Option<PathBuf>,
+}
+
+impl Mechanism for PidNamespace {
+    fn name(&self) -> &'static str {
+        "pid namespace"
+    }
+
+    fn clone_flags(&self) -> CloneFlags {
+        pid_namespace_flags()
+    }
+
+    fn prepare(&mut self, container: &Container) -> Result<()> {
+        let proc_dir = container.rootfs.join("proc");
+        if !proc_dir.exists() {
+            std::fs::create_dir(&proc_dir).with_context(|| format!("could not create {}", proc_dir.display()))?;
+        }
+        if is_mount_point(&proc_dir)? {
+            reclaim_stale_proc(&proc_dir)?;
+        }
+        self.proc_on_host = Some(proc_dir);
+        Ok(())
+    }
+
+    fn parent_after_spawn(&mut self, _container: &Container, child: Pid) -> Result<()> {
+        verbose::say(format_args!("the container's PID 1 is PID {child} on the host"));
+        Ok(())
+    }
+
+    fn child_before_exec(&mut self, _container: &Container) -> Result<()> {
+        // The child has entered the rootfs already (chroot), so this is its own /proc.
+        mount_proc()
+    }
+
+    fn cleanup(&mut self, _container: &Container) -> Result<()> {
+        let Some(proc_dir) = self.proc_on_host.take() else {
+            return Ok(());
+        };
+        if is_mount_point(&proc_dir)? {
+            unmount(&proc_dir)?;
+        }
+        Ok(())
+    }
+}
+
+// ANCHOR: pid_namespace_flags
+/// The clone(2) flags that give the child a PID namespace of its own.
+pub fn pid_namespace_flags() -> CloneFlags {
+    // exercise(pid_namespace_flags): return the clone flag for a new PID
+    // namespace (see clone(2) and pid_namespaces(7)).
+    todo!("exercise `pid_namespace_flags` in src/pid_namespace.rs")
+}
+// ANCHOR_END: pid_namespace_flags
+
+// ANCHOR: mount_proc
+/// Mounts a proc filesystem at /proc (inside the rootfs), showing this PID namespace.
+pub fn mount_proc() -> Result<()> {
+    // exercise(mount_proc): mount(2) a filesystem of type "proc" (source "proc")
+    // on "/proc" with nix::mount::mount. Nothing in /proc needs to be executable,
+    // setuid or a device: pass MS_NOSUID | MS_NODEV | MS_NOEXEC.
+    // Narrate it with `verbose::say`.
+    todo!("exercise `mount_proc` in src/pid_namespace.rs")
+}
+// ANCHOR_END: mount_proc
+
+/// A proc mount left at ROOTFS/proc: a crashed run's (its PID namespace is empty,
+/// so it lists no process) is unmounted; a running container's is refused.
+fn reclaim_stale_proc(proc_dir: &Path) -> Result<()> {
+    let in_use = std::fs::read_dir(proc_dir)?
+        .filter_map(|entry| entry.ok())
+        .any(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok());
+    if in_use {
+        bail!(
+            "{} is in use by another container running on this rootfs: \
+             wait for it to end, or use another rootfs (chapter 03 lifts this limit)",
+            proc_dir.display()
+        );
+    }
+    eprintln!(
+        "workshop: {} was left mounted by an earlier run: unmounting it",
+        proc_dir.display()
+    );
+    unmount(proc_dir)
+}
+
+fn unmount(path: &Path) -> Result<()> {
+    verbose::say(format_args!("umount2({path:?}, MNT_DETACH)"));
+    umount2(path, MntFlags::MNT_DETACH).with_context(|| format!("could not unmount {}", path.display()))
+}
+
+/// Whether `path` (absolute, canonical) is a mount point in this mount namespace.
+pub fn is_mount_point(path: &Path) -> Result<bool> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
+    let wanted = path.to_string_lossy();
+    // Field 5 is the mount point, with spaces and the like written as \040 (octal).
+    Ok(mountinfo
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .any(|point| unescape(point) == wanted))
+}
+
+fn unescape(field: &str) -> String {
+    let mut out = String::new();
+    let mut rest = field;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        match u8::from_str_radix(rest.get(i + 1..i + 4).unwrap_or(""), 8) {
+            Ok(byte) => {
+                out.push(byte as char);
+                rest = &rest[i + 4..];
+            }
+            Err(_) => {
+                out.push('\\');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
