@@ -16,6 +16,9 @@
 //!
 //! Usage: `cargo chaptergen` rewrites chapters/; `cargo chaptergen --check` only
 //! compares and fails when the committed chapters/ differ (CI runs it).
+//! `cargo chaptergen --only NAME` writes chapters/ with only exercise NAME unsolved
+//! (the other regions keep their solution): scripts/prove-graders-fail.sh uses it,
+//! in a scratch copy of the workspace, to prove each exercise's checks fail alone.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,9 +30,15 @@ const BEGIN: &str = "// exercise(";
 const END: &str = "// end exercise";
 
 fn main() {
-    let check = std::env::args().any(|arg| arg == "--check");
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = args.iter().any(|arg| arg == "--check");
+    let only = args
+        .iter()
+        .position(|arg| arg == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let root = workspace_root();
-    match run(&root, check) {
+    match run(&root, check, only.as_deref()) {
         Ok(0) if check => println!("chapters/ is up to date with solutions/"),
         Ok(changed) if check => {
             eprintln!("chapters/ differs from what the generator writes in {changed} file(s): run `cargo chaptergen`");
@@ -52,12 +61,12 @@ fn workspace_root() -> PathBuf {
 
 /// Generates every chapter; writes (or, with `check`, only compares). Returns the
 /// number of files that differ.
-pub fn run(root: &Path, check: bool) -> Result<usize> {
+pub fn run(root: &Path, check: bool, only: Option<&str>) -> Result<usize> {
     let mut changed = 0;
     for solution in sorted_dirs(&root.join("solutions"))? {
         let name = solution.file_name().unwrap().to_string_lossy().into_owned();
         let target = root.join("chapters").join(&name);
-        let wanted = generate_chapter(&solution)?;
+        let wanted = generate_chapter(&solution, only)?;
         let existing = read_tree(&target)?;
         for (path, content) in &wanted {
             if existing.get(path) != Some(content) {
@@ -84,7 +93,7 @@ pub fn run(root: &Path, check: bool) -> Result<usize> {
 }
 
 /// The student crate for one solution crate: relative path -> content.
-pub fn generate_chapter(solution: &Path) -> Result<BTreeMap<PathBuf, String>> {
+pub fn generate_chapter(solution: &Path, only: Option<&str>) -> Result<BTreeMap<PathBuf, String>> {
     let package = package_name(&solution.join("Cargo.toml"))?;
     let Some(student) = package.strip_suffix(SOLUTION_SUFFIX) else {
         bail!(
@@ -108,7 +117,7 @@ pub fn generate_chapter(solution: &Path) -> Result<BTreeMap<PathBuf, String>> {
             Some("toml") => student_manifest(&text),
             Some("rs") => {
                 let shown = format!("src/{}", path.file_name().unwrap().to_string_lossy());
-                let text = strip_exercises(&text, &shown).with_context(|| format!("{}", path.display()))?;
+                let text = strip_exercises(&text, &shown, only).with_context(|| format!("{}", path.display()))?;
                 if path == Path::new("src/lib.rs") {
                     allow_unfinished_code(&text)
                 } else {
@@ -131,8 +140,8 @@ fn student_manifest(manifest: &str) -> String {
 }
 
 /// Replaces the code of each exercise region with `todo!()`, keeping the comment
-/// lines that describe the task.
-pub fn strip_exercises(source: &str, shown_path: &str) -> Result<String> {
+/// lines that describe the task. With `only`, just that exercise is replaced.
+pub fn strip_exercises(source: &str, shown_path: &str, only: Option<&str>) -> Result<String> {
     let mut out = String::new();
     let mut lines = source.lines().enumerate();
     while let Some((number, line)) = lines.next() {
@@ -152,6 +161,7 @@ pub fn strip_exercises(source: &str, shown_path: &str) -> Result<String> {
             );
         };
         let indent = &line[..line.len() - trimmed.len()];
+        let solve = only.is_some_and(|only| only != name);
         out.push_str(line);
         out.push('\n');
         let mut describing = true;
@@ -165,7 +175,7 @@ pub fn strip_exercises(source: &str, shown_path: &str) -> Result<String> {
             if trimmed.starts_with(BEGIN) {
                 bail!("line {}: an exercise inside exercise `{name}`", number + 1);
             }
-            if describing && trimmed.starts_with("//") {
+            if solve || (describing && trimmed.starts_with("//")) {
                 out.push_str(line);
                 out.push('\n');
             } else {
@@ -175,7 +185,9 @@ pub fn strip_exercises(source: &str, shown_path: &str) -> Result<String> {
         if !closed {
             bail!("exercise `{name}` has no `{END}` line");
         }
-        out.push_str(&format!("{indent}todo!(\"exercise `{name}` in {shown_path}\")\n"));
+        if !solve {
+            out.push_str(&format!("{indent}todo!(\"exercise `{name}` in {shown_path}\")\n"));
+        }
     }
     Ok(out)
 }
@@ -244,7 +256,7 @@ mod tests {
     #[test]
     fn an_exercise_keeps_its_description_and_loses_its_code() {
         let solution = "fn f(x: u8) -> u8 {\n    // exercise(double): return twice x.\n    // Mind the overflow.\n    x.wrapping_mul(2)\n    // a comment in the solution\n    // end exercise\n}\n";
-        let student = strip_exercises(solution, "src/f.rs").unwrap();
+        let student = strip_exercises(solution, "src/f.rs", None).unwrap();
         assert_eq!(
             student,
             "fn f(x: u8) -> u8 {\n    // exercise(double): return twice x.\n    // Mind the overflow.\n    todo!(\"exercise `double` in src/f.rs\")\n}\n"
@@ -252,11 +264,21 @@ mod tests {
     }
 
     #[test]
+    fn only_one_exercise_can_be_left_unsolved() {
+        let solution = "// exercise(a): do a\na()\n// end exercise\n// exercise(b): do b\nb()\n// end exercise\n";
+        let student = strip_exercises(solution, "f", Some("b")).unwrap();
+        assert_eq!(
+            student,
+            "// exercise(a): do a\na()\n// exercise(b): do b\ntodo!(\"exercise `b` in f\")\n"
+        );
+    }
+
+    #[test]
     fn broken_markers_are_refused() {
-        assert!(strip_exercises("// exercise(a): x\ncode\n", "f").is_err());
-        assert!(strip_exercises("// end exercise\n", "f").is_err());
-        assert!(strip_exercises("// exercise(a): x\n// exercise(b): y\n// end exercise\n", "f").is_err());
-        assert!(strip_exercises("// exercise(a) no colon\n// end exercise\n", "f").is_err());
+        assert!(strip_exercises("// exercise(a): x\ncode\n", "f", None).is_err());
+        assert!(strip_exercises("// end exercise\n", "f", None).is_err());
+        assert!(strip_exercises("// exercise(a): x\n// exercise(b): y\n// end exercise\n", "f", None).is_err());
+        assert!(strip_exercises("// exercise(a) no colon\n// end exercise\n", "f", None).is_err());
     }
 
     #[test]
@@ -269,7 +291,7 @@ mod tests {
     /// The committed chapters/ are exactly what the generator writes.
     #[test]
     fn committed_chapters_match_the_solutions() {
-        let changed = run(&workspace_root(), true).unwrap();
+        let changed = run(&workspace_root(), true, None).unwrap();
         assert_eq!(
             changed, 0,
             "chapters/ is out of date: run `cargo chaptergen` (see the files listed above)"
