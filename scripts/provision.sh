@@ -153,6 +153,6 @@ step="done"
 cat <<EOF
 ==> done. Next, as $user:
     cd $repo
-    cargo run -p ch02-pid-namespace-solution -- run --rootfs $ROOTFS -- sh -c 'echo "I am PID \$\$"; ps'
+    cargo run -p ch02-pid-namespace-solution -- run --rootfs $ROOTFS -- sh -c 'echo "I am PID \$\$"; ps; echo "bye from PID \$\$"'
     cargo test
 EOF

@@ -191,10 +191,11 @@ pub fn a_stale_proc_mount_is_reclaimed(binary: &str) {
     running.signal(Signal::SIGKILL);
     let killed = running.wait();
     let left = sandbox.mounts_inside();
-    // The kernel tears the namespace down (PR_SET_PDEATHSIG kills PID 1) and the
-    // host's init reaps it: wait until the stale /proc lists no process.
+    // The kernel tears the namespace down (PR_SET_PDEATHSIG kills PID 1): wait until
+    // the stale /proc lists no live process (a zombie the host has not reaped yet
+    // may remain: that is what a crashed run looks like).
     let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && !list_pids(&sandbox.rootfs.join("proc")).is_empty() {
+    while Instant::now() < deadline && !live_pids(&sandbox.rootfs.join("proc")).is_empty() {
         std::thread::sleep(Duration::from_millis(10));
     }
     expect(
@@ -219,13 +220,18 @@ pub fn chapter_01_still_holds(binary: &str) {
     crate::ch01::the_chroot_escape_works(binary);
 }
 
-/// The PIDs listed in a proc filesystem.
-fn list_pids(proc_dir: &Path) -> Vec<u32> {
-    std::fs::read_dir(proc_dir)
+/// The PIDs listed in a proc filesystem whose process is not a zombie.
+fn live_pids(proc_dir: &Path) -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir(proc_dir)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    pids.retain(|pid| {
+        let stat = std::fs::read_to_string(proc_dir.join(pid.to_string()).join("stat")).unwrap_or_default();
+        !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z')
+    });
+    pids
 }

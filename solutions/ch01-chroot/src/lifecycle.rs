@@ -69,7 +69,7 @@ pub fn run_container(args: &ContainerArgs, mechanisms: &mut [Box<dyn Mechanism>]
         Err(error) => return runtime_error(error),
     };
     let mut prepared = 0;
-    let outcome = start_and_wait(&container, mechanisms, &mut prepared);
+    let outcome = without_panics(|| start_and_wait(&container, mechanisms, &mut prepared));
 
     // 10. Clean up, whatever happened: every mechanism that began preparing, in
     //     reverse order. The supervised signals are still blocked, so a second
@@ -116,7 +116,7 @@ fn start_and_wait(container: &Container, mechanisms: &mut [Box<dyn Mechanism>], 
     // 5. The parent closes the child's end (else it would never read end-of-file),
     //    then does its side while the child waits.
     drop(child_end);
-    let result = parent_side(container, mechanisms, parent_end, child);
+    let result = without_panics(|| parent_side(container, mechanisms, parent_end, child));
     if result.is_err() {
         // The child must not outlive a failed start.
         let _ = signal::kill(child, Signal::SIGKILL);
@@ -233,6 +233,13 @@ fn explain_clone_error(errno: Errno, flags: CloneFlags) -> anyhow::Error {
         _ => "see clone(2), ERRORS",
     };
     anyhow::anyhow!("clone({}) failed: {errno}: {hint}", describe_flags(flags))
+}
+
+/// Runs `step`, turning a panic (an unfinished `todo!()`, say) into an error, so the
+/// lifecycle still kills the child and cleans up.
+fn without_panics<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(step))
+        .unwrap_or_else(|_| bail!("the runtime panicked (message above): is an exercise still todo!()?"))
 }
 
 fn runtime_error(error: anyhow::Error) -> i32 {

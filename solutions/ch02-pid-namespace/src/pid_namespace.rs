@@ -90,13 +90,15 @@ pub fn mount_proc() -> Result<()> {
 }
 // ANCHOR_END: mount_proc
 
-/// A proc mount left at ROOTFS/proc: a crashed run's (its PID namespace is empty,
-/// so it lists no process) is unmounted; a running container's is refused.
+/// A proc mount left at ROOTFS/proc: a crashed run's is unmounted, a running
+/// container's is refused. A crashed run's PID namespace has no live process left
+/// (at most zombies its reaper has not collected yet).
 fn reclaim_stale_proc(proc_dir: &Path) -> Result<()> {
-    let in_use = std::fs::read_dir(proc_dir)?
+    let live = std::fs::read_dir(proc_dir)?
         .filter_map(|entry| entry.ok())
-        .any(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok());
-    if in_use {
+        .filter(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .any(|entry| !is_zombie(&entry.path()));
+    if live {
         bail!(
             "{} is in use by another container running on this rootfs: \
              wait for it to end, or use another rootfs (chapter 03 lifts this limit)",
@@ -108,6 +110,15 @@ fn reclaim_stale_proc(proc_dir: &Path) -> Result<()> {
         proc_dir.display()
     );
     unmount(proc_dir)
+}
+
+/// Whether the process behind a /proc/PID directory is a zombie (state Z in its stat).
+fn is_zombie(pid_dir: &Path) -> bool {
+    let stat = std::fs::read_to_string(pid_dir.join("stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses and may hold spaces.
+    stat.rsplit(')')
+        .next()
+        .is_some_and(|rest| rest.trim_start().starts_with('Z'))
 }
 
 fn unmount(path: &Path) -> Result<()> {
