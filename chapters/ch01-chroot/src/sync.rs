@@ -15,6 +15,8 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
+use crate::verbose;
+
 /// One message of the protocol.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Message {
@@ -67,6 +69,9 @@ pub struct ChildEnd(BufReader<UnixStream>);
 
 /// Makes a connected pair of ends (both close-on-exec).
 pub fn channel() -> io::Result<(ParentEnd, ChildEnd)> {
+    verbose::say(format_args!(
+        "socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): the sync channel"
+    ));
     let (parent, child) = UnixStream::pair()?;
     Ok((ParentEnd(parent), ChildEnd(BufReader::new(child))))
 }
@@ -80,6 +85,7 @@ impl ParentEnd {
 
     /// Sync point 1: tells the waiting child that the parent's side is ready.
     pub fn tell_child_to_continue(&mut self) -> io::Result<()> {
+        verbose::say(format_args!("sync point 1: write(channel, \"continue\")"));
         self.0.write_all(Message::Continue.encode().as_bytes())
     }
 
@@ -89,8 +95,12 @@ impl ParentEnd {
         let mut text = String::new();
         self.0.read_to_string(&mut text)?;
         if text.is_empty() {
+            verbose::say(format_args!(
+                "sync point 2: read(channel) = end of file: the command is running"
+            ));
             return Ok(ExecOutcome::Started);
         }
+        verbose::say(format_args!("sync point 2: read(channel) = {:?}", text.trim_end()));
         match Message::decode(&text)? {
             Message::Failed { exit_code, reason } => Ok(ExecOutcome::Failed { exit_code, reason }),
             Message::Continue => Err(io::Error::new(io::ErrorKind::InvalidData, "child sent continue")),
@@ -105,6 +115,7 @@ impl ChildEnd {
         if self.0.read_line(&mut line)? == 0 {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the parent went away"));
         }
+        verbose::say(format_args!("sync point 1: read(channel) = {:?}", line.trim_end()));
         match Message::decode(&line)? {
             Message::Continue => Ok(()),
             other => Err(io::Error::new(

@@ -34,8 +34,18 @@ pub fn supervised_set() -> SigSet {
     set
 }
 
+/// "SIGINT, SIGTERM, ...": the supervised signals by name.
+fn describe_set() -> String {
+    supervised_set()
+        .iter()
+        .map(|signal| signal.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Blocks the supervised signals; returns the mask to restore before execve.
 pub fn block_supervised() -> Result<SigSet> {
+    verbose::say(format_args!("sigprocmask(SIG_BLOCK, {{{}}})", describe_set()));
     let mut old = SigSet::empty();
     signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&supervised_set()), Some(&mut old))
         .context("sigprocmask(2) failed")?;
@@ -47,6 +57,9 @@ pub fn block_supervised() -> Result<SigSet> {
 /// runtime ignores (an ignored signal stays ignored across execve(2), and
 /// `yes | head` would then never stop).
 pub fn restore_for_exec(mask: &SigSet) -> Result<()> {
+    verbose::say(format_args!(
+        "sigprocmask(SIG_SETMASK, the mask the runtime started with); signal(SIGPIPE, SIG_DFL)"
+    ));
     signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None).context("sigprocmask(2) failed")?;
     // SAFETY: setting a default disposition installs no handler code.
     unsafe { signal::signal(Signal::SIGPIPE, signal::SigHandler::SigDfl) }.context("signal(SIGPIPE) failed")?;
