@@ -177,6 +177,27 @@ pub fn signals_reach_the_container(binary: &str) {
     }
 }
 
+/// A runtime started in the background by a shell inherits SIGINT ignored; the
+/// container must still start with the default action, so a forwarded Ctrl-C ends it.
+pub fn a_background_runtime_still_forwards_sigint(binary: &str) {
+    let sandbox = Sandbox::new(binary);
+    let mut running = sandbox.spawn_ignoring(Signal::SIGINT, &[], &["/bin/sh", "-c", "echo started; exec sleep 60"]);
+    running.wait_for_line("started");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    running.signal(Signal::SIGINT);
+    if !running.ends_within(std::time::Duration::from_secs(5)) {
+        running.kill_container();
+    }
+    let output = running.wait();
+    sandbox.assert_no_mount_left(&output);
+    expect(
+        output.code == Some(130),
+        "SIGINT forwarded to `sleep` should end it (130) even when the runtime itself started with SIGINT ignored",
+        "`reset_for_exec` in src/signals.rs: the container starts with default signal actions",
+        &output,
+    );
+}
+
 /// `-v` narrates the kernel calls in order.
 pub fn verbose_narrates_the_kernel_calls(binary: &str) {
     let sandbox = Sandbox::new(binary);

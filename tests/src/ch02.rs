@@ -121,10 +121,7 @@ pub fn pid_1_ignores_sigterm_without_a_handler(binary: &str) {
     running.signal(Signal::SIGTERM);
     std::thread::sleep(Duration::from_millis(700));
     let still_running = running.is_running();
-    // SIGKILL is the one signal a PID 1 cannot ignore when it comes from outside.
-    for pid in running.children() {
-        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
-    }
+    running.kill_container();
     let output = running.wait();
     sandbox.assert_no_mount_left(&output);
     expect(

@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -99,8 +100,25 @@ impl Sandbox {
         self.spawn_with(&self.run_args(flags, command), None, &[])
     }
 
+    /// Starts the run as a shell starts a background job: with `ignored` signals
+    /// ignored (SIG_IGN), which the runtime inherits.
+    pub fn spawn_ignoring(&self, ignored: Signal, flags: &[&str], command: &[&str]) -> Running {
+        let mut ignoring = Command::new(&self.binary);
+        // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+        unsafe {
+            ignoring.pre_exec(move || {
+                nix::sys::signal::signal(ignored, nix::sys::signal::SigHandler::SigIgn)?;
+                Ok(())
+            });
+        }
+        self.start(ignoring, &self.run_args(flags, command), None, &[])
+    }
+
     fn spawn_with(&self, args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Running {
-        let mut command = Command::new(&self.binary);
+        self.start(Command::new(&self.binary), args, stdin, env)
+    }
+
+    fn start(&self, mut command: Command, args: &[String], stdin: Option<&str>, env: &[(&str, &str)]) -> Running {
         command
             .args(args)
             .stdin(Stdio::piped())
@@ -232,6 +250,26 @@ impl Running {
     /// Sends `signal` to the runtime, as `kill` or Ctrl-C would.
     pub fn signal(&self, signal: Signal) {
         kill(self.pid(), signal).unwrap();
+    }
+
+    /// Waits up to `limit` for the runtime to end; whether it did.
+    pub fn ends_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if !self.is_running() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
+    /// Kills the container's first process (the runtime's child) with SIGKILL,
+    /// which even a PID 1 cannot ignore; the runtime then cleans up and exits.
+    pub fn kill_container(&self) {
+        for pid in self.children() {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
     }
 
     /// Whether the runtime is still running.

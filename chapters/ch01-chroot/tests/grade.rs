@@ -69,6 +69,11 @@ fn regression_a_missing_rootfs_is_a_clear_error() {
 }
 
 #[test]
+fn regression_a_background_runtime_still_forwards_sigint() {
+    ch01::a_background_runtime_still_forwards_sigint(BINARY);
+}
+
+#[test]
 fn regression_a_bad_flag_is_125() {
     ch01::a_bad_flag_is_125(BINARY);
 }

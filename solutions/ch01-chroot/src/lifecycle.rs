@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{self, SigSet, Signal};
+use nix::sys::signal::{self, Signal};
 use nix::sys::wait::waitpid;
 use nix::unistd::{Pid, Uid};
 
@@ -101,7 +101,7 @@ fn start_and_wait(container: &Container, mechanisms: &mut [Box<dyn Mechanism>], 
 
     // 3. The sync channel, and the signals the parent will forward, blocked.
     let (parent_end, child_end) = sync::channel().context("socketpair(2) failed")?;
-    let exec_mask = signals::block_supervised()?;
+    signals::block_supervised()?;
 
     // 4. Clone the child into the namespaces the mechanisms ask for.
     let flags = mechanisms
@@ -111,7 +111,7 @@ fn start_and_wait(container: &Container, mechanisms: &mut [Box<dyn Mechanism>], 
     let mut child_end = Some(child_end);
     let child = spawn_child(flags, &mut || {
         let mut channel = child_end.take().expect("the child runs once");
-        child_main(container, mechanisms, &mut channel, parent_fd, &exec_mask)
+        child_main(container, mechanisms, &mut channel, parent_fd)
     })?;
     // 5. The parent closes the child's end (else it would never read end-of-file),
     //    then does its side while the child waits.
@@ -161,7 +161,6 @@ fn child_main(
     mechanisms: &mut [Box<dyn Mechanism>],
     channel: &mut ChildEnd,
     parent_fd: RawFd,
-    exec_mask: &SigSet,
 ) -> isize {
     verbose::now_in_child();
     // If the runtime dies (even by SIGKILL), the kernel kills the container too:
@@ -170,9 +169,7 @@ fn child_main(
     // Our copy of the parent's end: closed, so a dead parent reads as end-of-file
     // (which also covers a parent that died before the line above).
     let _ = nix::unistd::close(parent_fd);
-    let attempt = panic::catch_unwind(AssertUnwindSafe(|| {
-        set_up_and_exec(container, mechanisms, channel, exec_mask)
-    }));
+    let attempt = panic::catch_unwind(AssertUnwindSafe(|| set_up_and_exec(container, mechanisms, channel)));
     let (exit_code, reason) = match attempt {
         Ok(Err(failure)) => failure,
         Ok(Ok(never)) => match never {},
@@ -189,7 +186,6 @@ fn set_up_and_exec(
     container: &Container,
     mechanisms: &mut [Box<dyn Mechanism>],
     channel: &mut ChildEnd,
-    exec_mask: &SigSet,
 ) -> Result<Infallible, (i32, String)> {
     let failed = |error: anyhow::Error| (RUNTIME_ERROR, format!("{error:#}"));
     channel
@@ -199,7 +195,7 @@ fn set_up_and_exec(
         mechanism.child_before_exec(container).map_err(failed)?;
     }
     let env = command::container_env(std::env::var("TERM").ok().as_deref());
-    signals::restore_for_exec(exec_mask).map_err(failed)?;
+    signals::reset_for_exec().map_err(failed)?;
     command::exec_command(&container.command, &env)
 }
 // ANCHOR_END: start_sequence

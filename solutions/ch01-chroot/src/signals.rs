@@ -43,26 +43,27 @@ fn describe_set() -> String {
         .join(", ")
 }
 
-/// Blocks the supervised signals; returns the mask to restore before execve.
-pub fn block_supervised() -> Result<SigSet> {
+/// Blocks the supervised signals, so they wait for [`supervise`] to take them.
+pub fn block_supervised() -> Result<()> {
     verbose::say(format_args!("sigprocmask(SIG_BLOCK, {{{}}})", describe_set()));
-    let mut old = SigSet::empty();
-    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&supervised_set()), Some(&mut old))
-        .context("sigprocmask(2) failed")?;
-    Ok(old)
+    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&supervised_set()), None).context("sigprocmask(2) failed")?;
+    Ok(())
 }
 
-/// Prepares signals for the command about to be executed: restores the mask the
-/// runtime started with, and the default action for SIGPIPE, which the Rust
-/// runtime ignores (an ignored signal stays ignored across execve(2), and
-/// `yes | head` would then never stop).
-pub fn restore_for_exec(mask: &SigSet) -> Result<()> {
+/// Gives the command about to be executed a clean start: no blocked signal, and
+/// the default action for the forwarded signals and SIGPIPE. Both a signal mask and
+/// an ignored signal survive execve(2): the Rust runtime ignores SIGPIPE (so
+/// `yes | head` would never stop), and a runtime started in the background by a
+/// shell ignores SIGINT and SIGQUIT (so Ctrl-C could never reach the container).
+pub fn reset_for_exec() -> Result<()> {
     verbose::say(format_args!(
-        "sigprocmask(SIG_SETMASK, the mask the runtime started with); signal(SIGPIPE, SIG_DFL)"
+        "sigprocmask(SIG_SETMASK, {{}}); signal(SIGPIPE and the forwarded signals, SIG_DFL)"
     ));
-    signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None).context("sigprocmask(2) failed")?;
-    // SAFETY: setting a default disposition installs no handler code.
-    unsafe { signal::signal(Signal::SIGPIPE, signal::SigHandler::SigDfl) }.context("signal(SIGPIPE) failed")?;
+    for signal in FORWARDED.into_iter().chain([Signal::SIGPIPE]) {
+        // SAFETY: setting a default disposition installs no handler code.
+        unsafe { signal::signal(signal, signal::SigHandler::SigDfl) }.context("signal(2) failed")?;
+    }
+    signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).context("sigprocmask(2) failed")?;
     Ok(())
 }
 
