@@ -15,6 +15,8 @@
 //!   mounts          mount points in /proc/self/mountinfo
 //!   hostname        the hostname
 //!   ids             uid and gid
+//!   write PATH      try to create PATH and write to it; report ok or the error
+//!   cat PATH        the contents of PATH (or the error)
 
 use std::io::Write;
 use std::path::Path;
@@ -59,13 +61,43 @@ fn main() {
         Some("mounts") => mounts(),
         Some("hostname") => println!("hostname: {}", read("/proc/sys/kernel/hostname").trim()),
         Some("ids") => println!("uid: {}\ngid: {}", unsafe { getuid() }, unsafe { getgid() }),
+        Some("write") => {
+            let path = arg(1);
+            match std::fs::write(&path, "written by the probe\n") {
+                Ok(()) => println!("write {path}: ok"),
+                Err(e) => println!("write {path}: {}", errno_name(&e)),
+            }
+        }
+        Some("cat") => match std::fs::read_to_string(arg(1)) {
+            Ok(text) => print!("{text}"),
+            Err(e) => println!("cat {}: {}", arg(1), errno_name(&e)),
+        },
         _ => usage(),
     }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids");
+    eprintln!(
+        "usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids \
+         | write PATH | cat PATH"
+    );
     std::process::exit(2)
+}
+
+/// The errno of an I/O error by its C name: stable text for snapshots.
+fn errno_name(error: &std::io::Error) -> String {
+    let name = match error.raw_os_error() {
+        Some(1) => "EPERM",
+        Some(2) => "ENOENT",
+        Some(13) => "EACCES",
+        Some(17) => "EEXIST",
+        Some(21) => "EISDIR",
+        Some(28) => "ENOSPC",
+        Some(30) => "EROFS",
+        Some(n) => return format!("errno {n}"),
+        None => return error.to_string(),
+    };
+    name.to_string()
 }
 
 fn read(path: &str) -> String {

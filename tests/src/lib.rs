@@ -9,6 +9,7 @@
 
 pub mod ch01;
 pub mod ch02;
+pub mod ch03;
 mod sandbox;
 
 pub use sandbox::{Output, Running, Sandbox};

@@ -13,6 +13,7 @@ use clap::Args;
 
 /// `run`'s flags: chapter 01's, plus this chapter's.
 #[derive(Args, Debug, Clone)]
+#[group(skip)] // each chapter's RunArgs wraps the one before: no clap group named "RunArgs" twice
 pub struct RunArgs {
     #[command(flatten)]
     pub container: ContainerArgs,

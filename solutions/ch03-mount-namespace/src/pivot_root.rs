@@ -1,0 +1,65 @@
+//! pivot_root(2): make the rootfs the root of this mount namespace, and unmount the
+//! host's root from it. Unlike chroot, nothing of the host's filesystem is left in
+//! the namespace to walk back to: the chroot escape of chapter 01 fails.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use ch01::verbose;
+use nix::errno::Errno;
+use nix::mount::{umount2, MntFlags};
+
+/// Where the old root is put during the switch, inside the new root.
+pub const OLD_ROOT: &str = ".old-root";
+
+// ANCHOR: pivot_into
+/// Switches the root of this mount namespace to `rootfs` (a mount point already)
+/// and gets rid of the old root.
+pub fn pivot_into(rootfs: &Path) -> Result<()> {
+    // exercise(pivot_into): create the directory rootfs/OLD_ROOT, then call
+    // nix::unistd::pivot_root(rootfs, that directory): the rootfs becomes "/",
+    // the host's old root is moved to "/.old-root". chdir("/"), then unmount the
+    // old root with umount2("/.old-root", MNT_DETACH) (lazily: it is busy) and
+    // remove the directory. Turn a pivot_root error into a helpful one with
+    // `explain_pivot_root_error`; narrate each call with `verbose::say`.
+    let put_old = rootfs.join(OLD_ROOT);
+    std::fs::create_dir_all(&put_old).with_context(|| format!("creating {}", put_old.display()))?;
+    verbose::say(format_args!("pivot_root({rootfs:?}, {put_old:?})"));
+    nix::unistd::pivot_root(rootfs, &put_old).map_err(explain_pivot_root_error)?;
+    verbose::say(format_args!("chdir(\"/\")"));
+    nix::unistd::chdir("/").context("chdir(\"/\") failed")?;
+    let old_root = Path::new("/").join(OLD_ROOT);
+    verbose::say(format_args!("umount2({old_root:?}, MNT_DETACH)"));
+    umount2(&old_root, MntFlags::MNT_DETACH).context("unmounting the old root failed")?;
+    std::fs::remove_dir(&old_root).with_context(|| format!("removing {}", old_root.display()))?;
+    Ok(())
+    // end exercise
+}
+// ANCHOR_END: pivot_into
+
+/// pivot_root's errors, with what usually causes them.
+pub fn explain_pivot_root_error(errno: Errno) -> anyhow::Error {
+    let hint = match errno {
+        Errno::EINVAL => {
+            "the new root must be a mount point (did you bind-mount the rootfs onto itself?), \
+             and neither it nor its parent may be a shared mount (did you make \"/\" private, MS_REC | MS_PRIVATE?)"
+        }
+        Errno::EBUSY => "the new root or the put_old directory is already the root, or something is mounted on put_old",
+        Errno::ENOTDIR => "the new root or put_old is not a directory",
+        Errno::EPERM => "pivot_root needs CAP_SYS_ADMIN in the mount namespace's user namespace (run as root)",
+        _ => "see pivot_root(2), ERRORS",
+    };
+    anyhow::anyhow!("pivot_root failed: {errno}: {hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn einval_names_both_usual_causes() {
+        let message = explain_pivot_root_error(Errno::EINVAL).to_string();
+        assert!(message.contains("bind-mount the rootfs onto itself"), "{message}");
+        assert!(message.contains("private"), "{message}");
+    }
+}
