@@ -17,6 +17,8 @@
 //!   ids             uid and gid
 //!   write PATH      try to create PATH and write to it; report ok or the error
 //!   cat PATH        the contents of PATH (or the error)
+//!   ipc             the keys of the System V shared memory segments and message queues
+//!   ipc-make KEY    make a shared memory segment and a message queue with KEY
 
 use std::io::Write;
 use std::path::Path;
@@ -35,7 +37,11 @@ extern "C" {
     fn sigwait(set: *const SigSet, signal: *mut i32) -> i32;
     fn getuid() -> u32;
     fn getgid() -> u32;
+    fn shmget(key: i32, size: usize, flags: i32) -> i32;
+    fn msgget(key: i32, flags: i32) -> i32;
 }
+
+const IPC_CREAT: i32 = 0o1000;
 
 const SIGHUP: i32 = 1;
 const SIGINT: i32 = 2;
@@ -68,6 +74,20 @@ fn main() {
                 Err(e) => println!("write {path}: {}", errno_name(&e)),
             }
         }
+        Some("ipc") => {
+            println!("shm keys: {}", ipc_keys("/proc/sysvipc/shm"));
+            println!("msg keys: {}", ipc_keys("/proc/sysvipc/msg"));
+        }
+        Some("ipc-make") => {
+            let key: i32 = arg(1).parse().unwrap_or_else(|_| usage());
+            let shm = unsafe { shmget(key, 4096, IPC_CREAT | 0o600) };
+            let msg = unsafe { msgget(key, IPC_CREAT | 0o600) };
+            if shm < 0 || msg < 0 {
+                println!("ipc-make {key}: {}", std::io::Error::last_os_error());
+            } else {
+                println!("ipc-make {key}: ok");
+            }
+        }
         Some("cat") => match std::fs::read_to_string(arg(1)) {
             Ok(text) => print!("{text}"),
             Err(e) => println!("cat {}: {}", arg(1), errno_name(&e)),
@@ -79,9 +99,17 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids \
-         | write PATH | cat PATH"
+         | write PATH | cat PATH | ipc | ipc-make KEY"
     );
     std::process::exit(2)
+}
+
+/// The keys (first column) of a /proc/sysvipc table, sorted.
+fn ipc_keys(table: &str) -> String {
+    let mut keys: Vec<i64> =
+        read(table).lines().skip(1).filter_map(|line| line.split_whitespace().next()?.parse().ok()).collect();
+    keys.sort();
+    keys.iter().map(i64::to_string).collect::<Vec<_>>().join(" ")
 }
 
 /// The errno of an I/O error by its C name: stable text for snapshots.

@@ -10,6 +10,7 @@
 pub mod ch01;
 pub mod ch02;
 pub mod ch03;
+pub mod ch04;
 mod sandbox;
 
 pub use sandbox::{Output, Running, Sandbox};

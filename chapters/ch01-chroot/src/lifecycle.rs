@@ -25,6 +25,9 @@ use crate::verbose;
 /// What every mechanism may read about the container being started.
 #[derive(Debug, Clone)]
 pub struct Container {
+    /// A short random id (12 hex digits, as Docker shows them), for names the
+    /// runtime gives to what it creates (a hostname, a cgroup, ...).
+    pub id: String,
     /// The root filesystem, as an absolute path with no symlinks.
     pub rootfs: PathBuf,
     /// The command and its arguments.
@@ -51,10 +54,20 @@ impl Container {
             bail!("the rootfs {} is not a directory", rootfs.display());
         }
         Ok(Container {
+            id: new_container_id()?,
             rootfs,
             command: args.command.clone(),
         })
     }
+}
+
+/// 12 random hex digits from the kernel's random number generator.
+fn new_container_id() -> Result<String> {
+    let mut bytes = [0u8; 6];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut random| std::io::Read::read_exact(&mut random, &mut bytes))
+        .context("reading /dev/urandom for a container id")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 // ANCHOR: start_sequence
