@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use ch01::{verbose, Container, Mechanism};
+use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sched::CloneFlags;
 
@@ -28,9 +29,13 @@ impl Mechanism for MountNamespace {
         prepare_new_root(rootfs)?;
         dev::mount_dev(rootfs)?;
         dev::finish_dev(rootfs)?;
+        // /proc and /sys before pivot_root: in a user namespace (chapter 05) the
+        // kernel lets the container mount them only while the host's are still
+        // visible in its mount namespace (see "mount_too_revealing" in mount(2)'s
+        // EPERM and user_namespaces(7)).
+        ch02::pid_namespace::mount_proc(&rootfs.join("proc"))?;
         mount_sys_and_tmp(rootfs)?;
         pivot_root::pivot_into(rootfs)
-        // /proc comes next, from chapter 02's PID namespace hook, in the new root.
     }
 }
 
@@ -57,15 +62,19 @@ fn mount_sys_and_tmp(rootfs: &Path) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let read_only = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount_narrated(Some(Path::new("sysfs")), &sys, Some("sysfs"), read_only, None)?;
+    if let Err(error) = mount_narrated(Some(Path::new("sysfs")), &sys, Some("sysfs"), read_only, None) {
+        // A new sysfs shows the network devices of the mounter's network namespace,
+        // so the kernel refuses it (EPERM) to a user namespace (chapter 05) that
+        // does not own one: bind the host's /sys instead, and make it read-only.
+        if error.downcast_ref::<Errno>() != Some(&Errno::EPERM) {
+            return Err(error);
+        }
+        mount_narrated(Some(Path::new("/sys")), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | read_only;
+        mount_narrated(None, &sys, None, remount, None)?;
+    }
     let tmp_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_narrated(
-        Some(Path::new("tmpfs")),
-        &tmp,
-        Some("tmpfs"),
-        tmp_flags,
-        Some("mode=1777"),
-    )
+    mount_narrated(Some(Path::new("tmpfs")), &tmp, Some("tmpfs"), tmp_flags, Some("mode=1777"))
 }
 
 /// mount(2), narrated with `-v`, failing with a message that names the mount.

@@ -36,7 +36,7 @@ pub struct UtsArgs {
 pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
     let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
         Box::new(ch03::mount_namespace::MountNamespace),
-        Box::new(ch02::pid_namespace::PidNamespace::default()),
+        Box::new(ch02::pid_namespace::PidNamespace::leaving_proc_to_the_mount_namespace()),
         Box::new(uts_namespace::UtsNamespace::new(args.uts.hostname.clone())),
         Box::new(ipc_namespace::IpcNamespace),
     ];

@@ -32,7 +32,7 @@ pub struct PidArgs {
 pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
     let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
         Box::new(ch01::chroot::Chroot),
-        Box::new(pid_namespace::PidNamespace::default()),
+        Box::new(pid_namespace::PidNamespace::mounting_proc()),
     ];
     if args.pid.init {
         mechanisms.push(Box::new(init::Init));

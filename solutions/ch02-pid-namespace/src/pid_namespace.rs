@@ -4,7 +4,9 @@
 //! /proc shows the processes of the PID namespace of whoever mounted it, so the
 //! container needs a proc filesystem mounted from inside. There is no mount
 //! namespace yet (chapter 03): that mount lands in the host's mount table at
-//! ROOTFS/proc, and the runtime must unmount it when the container ends.
+//! ROOTFS/proc, and the runtime must unmount it when the container ends. From
+//! chapter 03 on, the mount namespace mounts /proc with the container's other
+//! filesystems ([`PidNamespace::leaving_proc_to_the_mount_namespace`]).
 
 use std::path::{Path, PathBuf};
 
@@ -15,10 +17,25 @@ use nix::sched::CloneFlags;
 use nix::unistd::Pid;
 
 /// The PID namespace mechanism.
-#[derive(Default)]
 pub struct PidNamespace {
+    /// Whether this mechanism mounts /proc itself (chapter 02).
+    mounts_proc: bool,
     /// ROOTFS/proc as the host sees it, once `prepare` has checked it.
     proc_on_host: Option<PathBuf>,
+}
+
+impl PidNamespace {
+    /// Chapter 02: the mechanism mounts /proc in the child, after chroot, and
+    /// unmounts it from the host's mount table at the end.
+    pub fn mounting_proc() -> PidNamespace {
+        PidNamespace { mounts_proc: true, proc_on_host: None }
+    }
+
+    /// From chapter 03 on: the mount namespace mounts /proc (with [`mount_proc`]),
+    /// and it never reaches the host's mount table.
+    pub fn leaving_proc_to_the_mount_namespace() -> PidNamespace {
+        PidNamespace { mounts_proc: false, proc_on_host: None }
+    }
 }
 
 impl Mechanism for PidNamespace {
@@ -31,6 +48,9 @@ impl Mechanism for PidNamespace {
     }
 
     fn prepare(&mut self, container: &Container) -> Result<()> {
+        if !self.mounts_proc {
+            return Ok(());
+        }
         let proc_dir = container.rootfs.join("proc");
         if !proc_dir.exists() {
             std::fs::create_dir(&proc_dir).with_context(|| format!("could not create {}", proc_dir.display()))?;
@@ -49,7 +69,10 @@ impl Mechanism for PidNamespace {
 
     fn child_before_exec(&mut self, _container: &Container) -> Result<()> {
         // The child has entered the rootfs already (chroot), so this is its own /proc.
-        mount_proc()
+        if self.mounts_proc {
+            mount_proc(Path::new("/proc"))?;
+        }
+        Ok(())
     }
 
     fn cleanup(&mut self, _container: &Container) -> Result<()> {
@@ -74,17 +97,16 @@ pub fn pid_namespace_flags() -> CloneFlags {
 // ANCHOR_END: pid_namespace_flags
 
 // ANCHOR: mount_proc
-/// Mounts a proc filesystem at /proc (inside the rootfs), showing this PID namespace.
-pub fn mount_proc() -> Result<()> {
+/// Mounts a proc filesystem on `target` (the rootfs's /proc), showing the PID
+/// namespace of the calling process.
+pub fn mount_proc(target: &Path) -> Result<()> {
     // exercise(mount_proc): mount(2) a filesystem of type "proc" (source "proc")
-    // on "/proc" with nix::mount::mount. Nothing in /proc needs to be executable,
-    // setuid or a device: pass MS_NOSUID | MS_NODEV | MS_NOEXEC.
+    // on `target` with nix::mount::mount. Nothing in /proc needs to be
+    // executable, setuid or a device: pass MS_NOSUID | MS_NODEV | MS_NOEXEC.
     // Narrate it with `verbose::say`.
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    verbose::say(format_args!(
-        "mount(\"proc\", \"/proc\", \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)"
-    ));
-    mount(Some("proc"), "/proc", Some("proc"), flags, None::<&str>).context("mounting /proc failed")?;
+    verbose::say(format_args!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)"));
+    mount(Some("proc"), target, Some("proc"), flags, None::<&str>).context("mounting /proc failed")?;
     Ok(())
     // end exercise
 }

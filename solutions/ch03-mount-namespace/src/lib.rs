@@ -20,12 +20,12 @@ pub struct RunArgs {
 }
 
 /// The mechanisms of this chapter, in the order their child hooks run. The mount
-/// namespace replaces chapter 01's chroot: it switches the root with pivot_root,
-/// then chapter 02's PID namespace mounts /proc, inside the new mount namespace.
+/// namespace replaces chapter 01's chroot: it mounts the container's filesystems,
+/// /proc included, then switches the root with pivot_root.
 pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
     let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
         Box::new(mount_namespace::MountNamespace),
-        Box::new(ch02::pid_namespace::PidNamespace::default()),
+        Box::new(ch02::pid_namespace::PidNamespace::leaving_proc_to_the_mount_namespace()),
     ];
     if args.previous.pid.init {
         mechanisms.push(Box::new(ch02::init::Init));
