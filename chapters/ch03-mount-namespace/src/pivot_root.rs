@@ -9,19 +9,18 @@ use ch01::verbose;
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
 
-/// Where the old root is put during the switch, inside the new root.
-pub const OLD_ROOT: &str = ".old-root";
-
 // ANCHOR: pivot_into
 /// Switches the root of this mount namespace to `rootfs` (a mount point already)
 /// and gets rid of the old root.
 pub fn pivot_into(rootfs: &Path) -> Result<()> {
-    // exercise(pivot_into): create the directory rootfs/OLD_ROOT, then call
-    // nix::unistd::pivot_root(rootfs, that directory): the rootfs becomes "/",
-    // the host's old root is moved to "/.old-root". chdir("/"), then unmount the
-    // old root with umount2("/.old-root", MNT_DETACH) (lazily: it is busy) and
-    // remove the directory. Turn a pivot_root error into a helpful one with
-    // `explain_pivot_root_error`; narrate each call with `verbose::say`.
+    // exercise(pivot_into): chdir into `rootfs`, then call
+    // nix::unistd::pivot_root(".", "."): the rootfs becomes "/", and the old
+    // root is stacked on top of it, at the same place (see NOTES in
+    // pivot_root(2): this needs no directory for the old root, so it works on
+    // a rootfs you cannot write to). Unmount that old root with
+    // umount2(".", MNT_DETACH) (lazily: it is busy), then chdir("/"). Turn a
+    // pivot_root error into a helpful one with `explain_pivot_root_error`, and
+    // narrate each call with `verbose::say`.
     todo!("exercise `pivot_into` in src/pivot_root.rs")
 }
 // ANCHOR_END: pivot_into
@@ -33,7 +32,7 @@ pub fn explain_pivot_root_error(errno: Errno) -> anyhow::Error {
             "the new root must be a mount point (did you bind-mount the rootfs onto itself?), \
              and neither it nor its parent may be a shared mount (did you make \"/\" private, MS_REC | MS_PRIVATE?)"
         }
-        Errno::EBUSY => "the new root or the put_old directory is already the root, or something is mounted on put_old",
+        Errno::EBUSY => "the new root is already the root of this mount namespace",
         Errno::ENOTDIR => "the new root or put_old is not a directory",
         Errno::EPERM => "pivot_root needs CAP_SYS_ADMIN in the mount namespace's user namespace (run as root)",
         _ => "see pivot_root(2), ERRORS",

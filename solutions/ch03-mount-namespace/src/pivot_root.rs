@@ -9,29 +9,26 @@ use ch01::verbose;
 use nix::errno::Errno;
 use nix::mount::{umount2, MntFlags};
 
-/// Where the old root is put during the switch, inside the new root.
-pub const OLD_ROOT: &str = ".old-root";
-
 // ANCHOR: pivot_into
 /// Switches the root of this mount namespace to `rootfs` (a mount point already)
 /// and gets rid of the old root.
 pub fn pivot_into(rootfs: &Path) -> Result<()> {
-    // exercise(pivot_into): create the directory rootfs/OLD_ROOT, then call
-    // nix::unistd::pivot_root(rootfs, that directory): the rootfs becomes "/",
-    // the host's old root is moved to "/.old-root". chdir("/"), then unmount the
-    // old root with umount2("/.old-root", MNT_DETACH) (lazily: it is busy) and
-    // remove the directory. Turn a pivot_root error into a helpful one with
-    // `explain_pivot_root_error`; narrate each call with `verbose::say`.
-    let put_old = rootfs.join(OLD_ROOT);
-    std::fs::create_dir_all(&put_old).with_context(|| format!("creating {}", put_old.display()))?;
-    verbose::say(format_args!("pivot_root({rootfs:?}, {put_old:?})"));
-    nix::unistd::pivot_root(rootfs, &put_old).map_err(explain_pivot_root_error)?;
+    // exercise(pivot_into): chdir into `rootfs`, then call
+    // nix::unistd::pivot_root(".", "."): the rootfs becomes "/", and the old
+    // root is stacked on top of it, at the same place (see NOTES in
+    // pivot_root(2): this needs no directory for the old root, so it works on
+    // a rootfs you cannot write to). Unmount that old root with
+    // umount2(".", MNT_DETACH) (lazily: it is busy), then chdir("/"). Turn a
+    // pivot_root error into a helpful one with `explain_pivot_root_error`, and
+    // narrate each call with `verbose::say`.
+    verbose::say(format_args!("chdir({rootfs:?})"));
+    nix::unistd::chdir(rootfs).with_context(|| format!("chdir({rootfs:?}) failed"))?;
+    verbose::say(format_args!("pivot_root(\".\", \".\")"));
+    nix::unistd::pivot_root(".", ".").map_err(explain_pivot_root_error)?;
+    verbose::say(format_args!("umount2(\".\", MNT_DETACH)"));
+    umount2(".", MntFlags::MNT_DETACH).context("unmounting the old root failed")?;
     verbose::say(format_args!("chdir(\"/\")"));
     nix::unistd::chdir("/").context("chdir(\"/\") failed")?;
-    let old_root = Path::new("/").join(OLD_ROOT);
-    verbose::say(format_args!("umount2({old_root:?}, MNT_DETACH)"));
-    umount2(&old_root, MntFlags::MNT_DETACH).context("unmounting the old root failed")?;
-    std::fs::remove_dir(&old_root).with_context(|| format!("removing {}", old_root.display()))?;
     Ok(())
     // end exercise
 }
@@ -44,7 +41,7 @@ pub fn explain_pivot_root_error(errno: Errno) -> anyhow::Error {
             "the new root must be a mount point (did you bind-mount the rootfs onto itself?), \
              and neither it nor its parent may be a shared mount (did you make \"/\" private, MS_REC | MS_PRIVATE?)"
         }
-        Errno::EBUSY => "the new root or the put_old directory is already the root, or something is mounted on put_old",
+        Errno::EBUSY => "the new root is already the root of this mount namespace",
         Errno::ENOTDIR => "the new root or put_old is not a directory",
         Errno::EPERM => "pivot_root needs CAP_SYS_ADMIN in the mount namespace's user namespace (run as root)",
         _ => "see pivot_root(2), ERRORS",
