@@ -17,6 +17,7 @@
 //!   ids             uid and gid
 //!   write PATH      try to create PATH and write to it; report ok or the error
 //!   cat PATH        the contents of PATH (or the error)
+//!   mknod PATH      try to make a character device node (1:3, like /dev/null) at PATH
 //!   ipc             the keys of the System V shared memory segments and message queues
 //!   ipc-make KEY    make a shared memory segment and a message queue with KEY
 
@@ -37,6 +38,7 @@ extern "C" {
     fn sigwait(set: *const SigSet, signal: *mut i32) -> i32;
     fn getuid() -> u32;
     fn getgid() -> u32;
+    fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
     fn shmget(key: i32, size: usize, flags: i32) -> i32;
     fn msgget(key: i32, flags: i32) -> i32;
 }
@@ -74,6 +76,16 @@ fn main() {
                 Err(e) => println!("write {path}: {}", errno_name(&e)),
             }
         }
+        Some("mknod") => {
+            let path = std::ffi::CString::new(arg(1)).unwrap();
+            const S_IFCHR: u32 = 0o020000;
+            // makedev(1, 3) for glibc: major in bits 8..19, minor in bits 0..7.
+            if unsafe { mknod(path.as_ptr(), S_IFCHR | 0o666, (1 << 8) | 3) } == 0 {
+                println!("mknod {}: ok", arg(1));
+            } else {
+                println!("mknod {}: {}", arg(1), errno_name(&std::io::Error::last_os_error()));
+            }
+        }
         Some("ipc") => {
             println!("shm keys: {}", ipc_keys("/proc/sysvipc/shm"));
             println!("msg keys: {}", ipc_keys("/proc/sysvipc/msg"));
@@ -99,7 +111,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids \
-         | write PATH | cat PATH | ipc | ipc-make KEY"
+         | write PATH | cat PATH | mknod PATH | ipc | ipc-make KEY"
     );
     std::process::exit(2)
 }

@@ -11,6 +11,7 @@ pub mod ch01;
 pub mod ch02;
 pub mod ch03;
 pub mod ch04;
+pub mod ch05;
 mod sandbox;
 
 pub use sandbox::{Output, Running, Sandbox};

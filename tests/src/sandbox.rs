@@ -71,6 +71,20 @@ impl Sandbox {
         }
     }
 
+    /// Gives the whole rootfs to host `uid`:`gid` (symlinks included), as a user
+    /// namespace whose root is mapped there needs it to own its files.
+    pub fn chown_rootfs(&self, uid: u32, gid: u32) {
+        fn walk(path: &Path, uid: u32, gid: u32) {
+            std::os::unix::fs::lchown(path, Some(uid), Some(gid)).unwrap();
+            if path.is_dir() && !path.is_symlink() {
+                for entry in std::fs::read_dir(path).unwrap() {
+                    walk(&entry.unwrap().path(), uid, gid);
+                }
+            }
+        }
+        walk(&self.rootfs, uid, gid);
+    }
+
     /// The arguments of `run` with this sandbox's rootfs: `run FLAGS --rootfs R -- COMMAND`.
     pub fn run_args(&self, flags: &[&str], command: &[&str]) -> Vec<String> {
         let mut args = vec!["run".to_string()];

@@ -69,12 +69,27 @@ fn mount_sys_and_tmp(rootfs: &Path) -> Result<()> {
         if error.downcast_ref::<Errno>() != Some(&Errno::EPERM) {
             return Err(error);
         }
-        mount_narrated(Some(Path::new("/sys")), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        verbose::say(format_args!(
+            "  = EPERM: no network namespace of our own, so bind the host's /sys read-only"
+        ));
+        mount_narrated(
+            Some(Path::new("/sys")),
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         let remount = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | read_only;
         mount_narrated(None, &sys, None, remount, None)?;
     }
     let tmp_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
-    mount_narrated(Some(Path::new("tmpfs")), &tmp, Some("tmpfs"), tmp_flags, Some("mode=1777"))
+    mount_narrated(
+        Some(Path::new("tmpfs")),
+        &tmp,
+        Some("tmpfs"),
+        tmp_flags,
+        Some("mode=1777"),
+    )
 }
 
 /// mount(2), narrated with `-v`, failing with a message that names the mount.

@@ -28,13 +28,19 @@ impl PidNamespace {
     /// Chapter 02: the mechanism mounts /proc in the child, after chroot, and
     /// unmounts it from the host's mount table at the end.
     pub fn mounting_proc() -> PidNamespace {
-        PidNamespace { mounts_proc: true, proc_on_host: None }
+        PidNamespace {
+            mounts_proc: true,
+            proc_on_host: None,
+        }
     }
 
     /// From chapter 03 on: the mount namespace mounts /proc (with [`mount_proc`]),
     /// and it never reaches the host's mount table.
     pub fn leaving_proc_to_the_mount_namespace() -> PidNamespace {
-        PidNamespace { mounts_proc: false, proc_on_host: None }
+        PidNamespace {
+            mounts_proc: false,
+            proc_on_host: None,
+        }
     }
 }
 
@@ -105,7 +111,9 @@ pub fn mount_proc(target: &Path) -> Result<()> {
     // executable, setuid or a device: pass MS_NOSUID | MS_NODEV | MS_NOEXEC.
     // Narrate it with `verbose::say`.
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    verbose::say(format_args!("mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)"));
+    verbose::say(format_args!(
+        "mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)"
+    ));
     mount(Some("proc"), target, Some("proc"), flags, None::<&str>).context("mounting /proc failed")?;
     Ok(())
     // end exercise
