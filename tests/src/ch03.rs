@@ -13,7 +13,10 @@ fn host_mount_table() -> String {
 /// The host's mount table is the same before, during and after a run: every mount
 /// the container makes stays in its own namespace.
 pub fn the_host_mount_table_is_unchanged(binary: &str) {
-    let sandbox = Sandbox::new(binary);
+    let mut sandbox = Sandbox::new(binary);
+    // As on a systemd host, where every mount is shared: the container must make
+    // its mounts private, or they show up here.
+    sandbox.make_shared();
     let before = host_mount_table();
     let mut running = sandbox.spawn(&[], &["/bin/probe", "signals"]);
     running.wait_for_line("ready");

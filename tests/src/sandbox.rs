@@ -26,6 +26,8 @@ pub struct Sandbox {
     /// A file outside the rootfs: visible from the container only after an escape.
     pub host_only_file: PathBuf,
     binary: String,
+    /// Whether `make_shared` bind-mounted the sandbox onto itself.
+    shared_mount: bool,
 }
 
 /// What a finished run printed and how it ended.
@@ -68,7 +70,18 @@ impl Sandbox {
             rootfs,
             host_only_file,
             binary: binary.to_string(),
+            shared_mount: false,
         }
+    }
+
+    /// Makes the sandbox a *shared* mount point, as systemd makes every mount on a
+    /// usual host. A container that does not make its mounts private then
+    /// propagates them to the host's mount table (or fails to pivot_root).
+    pub fn make_shared(&mut self) {
+        use nix::mount::{mount, MsFlags};
+        mount(Some(&self.dir), &self.dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap();
+        self.shared_mount = true;
+        mount(None::<&str>, &self.dir, None::<&str>, MsFlags::MS_SHARED, None::<&str>).unwrap();
     }
 
     /// Gives the whole rootfs to host `uid`:`gid` (symlinks included), as a user
@@ -217,6 +230,9 @@ impl Drop for Sandbox {
         mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
         for mount in mounts {
             let _ = umount2(mount.as_str(), MntFlags::MNT_DETACH);
+        }
+        if self.shared_mount {
+            let _ = umount2(&self.dir, MntFlags::MNT_DETACH);
         }
         if std::env::var_os("WORKSHOP_TEST_KEEP").is_none() {
             let _ = std::fs::remove_dir_all(&self.dir);

@@ -32,7 +32,10 @@ pub fn explain_pivot_root_error(errno: Errno) -> anyhow::Error {
             "the new root must be a mount point (did you bind-mount the rootfs onto itself?), \
              and neither it nor its parent may be a shared mount (did you make \"/\" private, MS_REC | MS_PRIVATE?)"
         }
-        Errno::EBUSY => "the new root is already the root of this mount namespace",
+        Errno::EBUSY => {
+            "the new root is on the same mount as the current root: it must be a mount point of its own \
+             (did you bind-mount the rootfs onto itself?), or it already is the root (pivot_root twice?)"
+        }
         Errno::ENOTDIR => "the new root or put_old is not a directory",
         Errno::EPERM => "pivot_root needs CAP_SYS_ADMIN in the mount namespace's user namespace (run as root)",
         _ => "see pivot_root(2), ERRORS",
@@ -43,6 +46,12 @@ pub fn explain_pivot_root_error(errno: Errno) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ebusy_names_the_missing_bind_mount() {
+        let message = explain_pivot_root_error(Errno::EBUSY).to_string();
+        assert!(message.contains("bind-mount the rootfs onto itself"), "{message}");
+    }
 
     #[test]
     fn einval_names_both_usual_causes() {

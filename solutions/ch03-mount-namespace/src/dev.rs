@@ -74,8 +74,9 @@ pub fn finish_dev(rootfs: &Path) -> Result<()> {
         ("stderr", "/proc/self/fd/2"),
     ];
     for (name, target) in links {
-        verbose::say(format_args!("symlink({target:?}, \"/dev/{name}\")"));
-        std::os::unix::fs::symlink(target, dev.join(name)).with_context(|| format!("creating /dev/{name}"))?;
+        let link = dev.join(name);
+        verbose::say(format_args!("symlink({target:?}, {link:?})"));
+        std::os::unix::fs::symlink(target, &link).with_context(|| format!("creating {}", link.display()))?;
     }
     // With a terminal on stdin, /dev/console is that terminal (as in runc).
     if let Ok(terminal) = nix::unistd::ttyname(std::io::stdin()) {
