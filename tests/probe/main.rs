@@ -18,6 +18,10 @@
 //!   write PATH      try to create PATH and write to it; report ok or the error
 //!   cat PATH        the contents of PATH (or the error)
 //!   mknod PATH      try to make a character device node (1:3, like /dev/null) at PATH
+//!   cgroup          /proc/self/cgroup and the limit files under /sys/fs/cgroup
+//!   alloc MB        allocate MB MiB and touch every page, then say so
+//!   forkbomb MAX    fork sleeping children until fork fails (at most MAX), say how many
+//!   burn SECS N     keep N threads busy for SECS seconds of wall time, report CPU time
 //!   ipc             the keys of the System V shared memory segments and message queues
 //!   ipc-make KEY    make a shared memory segment and a message queue with KEY
 
@@ -38,6 +42,7 @@ extern "C" {
     fn sigwait(set: *const SigSet, signal: *mut i32) -> i32;
     fn getuid() -> u32;
     fn getgid() -> u32;
+    fn kill(pid: i32, signal: i32) -> i32;
     fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
     fn shmget(key: i32, size: usize, flags: i32) -> i32;
     fn msgget(key: i32, flags: i32) -> i32;
@@ -86,6 +91,10 @@ fn main() {
                 println!("mknod {}: {}", arg(1), errno_name(&std::io::Error::last_os_error()));
             }
         }
+        Some("cgroup") => cgroup(),
+        Some("alloc") => alloc(arg(1).parse().unwrap_or_else(|_| usage())),
+        Some("forkbomb") => forkbomb(arg(1).parse().unwrap_or_else(|_| usage())),
+        Some("burn") => burn(arg(1).parse().unwrap_or_else(|_| usage()), arg(2).parse().unwrap_or_else(|_| usage())),
         Some("ipc") => {
             println!("shm keys: {}", ipc_keys("/proc/sysvipc/shm"));
             println!("msg keys: {}", ipc_keys("/proc/sysvipc/msg"));
@@ -111,7 +120,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids \
-         | write PATH | cat PATH | mknod PATH | ipc | ipc-make KEY"
+         | write PATH | cat PATH | mknod PATH | cgroup | alloc MB | forkbomb MAX | burn SECS N | ipc | ipc-make KEY"
     );
     std::process::exit(2)
 }
@@ -129,6 +138,7 @@ fn errno_name(error: &std::io::Error) -> String {
     let name = match error.raw_os_error() {
         Some(1) => "EPERM",
         Some(2) => "ENOENT",
+        Some(11) => "EAGAIN",
         Some(13) => "EACCES",
         Some(17) => "EEXIST",
         Some(21) => "EISDIR",
@@ -271,4 +281,98 @@ fn mounts() {
         let fstype = fields.iter().position(|f| *f == "-").and_then(|i| fields.get(i + 1)).unwrap_or(&"?");
         println!("{} {}", fields.get(4).unwrap_or(&"?"), fstype);
     }
+}
+
+/// /proc/self/cgroup, then every limit file found under /sys/fs/cgroup (v2 at the
+/// top or in unified/, v1 per controller), as "path: value".
+fn cgroup() {
+    let mut lines: Vec<String> = read("/proc/self/cgroup").lines().map(str::to_string).collect();
+    lines.sort();
+    lines.iter().for_each(|l| println!("{l}"));
+    let v2 = ["memory.max", "memory.swap.max", "cpu.max", "cpu.weight", "pids.max", "cpuset.cpus"];
+    let v1 = [
+        "memory/memory.limit_in_bytes",
+        "cpu/cpu.cfs_period_us",
+        "cpu/cpu.cfs_quota_us",
+        "cpu/cpu.shares",
+        "pids/pids.max",
+        "cpuset/cpuset.cpus",
+    ];
+    let candidates = v2
+        .iter()
+        .map(|f| format!("/sys/fs/cgroup/{f}"))
+        .chain(v2.iter().map(|f| format!("/sys/fs/cgroup/unified/{f}")))
+        .chain(v1.iter().map(|f| format!("/sys/fs/cgroup/{f}")));
+    for path in candidates {
+        if let Ok(value) = std::fs::read_to_string(&path) {
+            println!("{path}: {}", value.trim());
+        }
+    }
+}
+
+/// Allocates `megabytes` MiB, writing to every page so the memory is really used.
+fn alloc(megabytes: usize) {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for _ in 0..megabytes {
+        let mut block = vec![0u8; 1 << 20];
+        for page in block.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        blocks.push(block);
+    }
+    println!("allocated {megabytes} MiB");
+}
+
+/// Forks children that sleep, until fork fails or `max` is reached; reports the
+/// count and the error, then kills and reaps the children.
+fn forkbomb(max: usize) {
+    let mut children = Vec::new();
+    let mut failure = "none".to_string();
+    while children.len() < max {
+        let pid = unsafe { fork() };
+        if pid == 0 {
+            std::thread::sleep(Duration::from_secs(30));
+            unsafe { _exit(0) }
+        }
+        if pid < 0 {
+            failure = errno_name(&std::io::Error::last_os_error());
+            break;
+        }
+        children.push(pid);
+    }
+    println!("forked {} children, then: {failure}", children.len());
+    for pid in children {
+        unsafe {
+            kill(pid, 9);
+            waitpid(pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// Keeps `threads` threads spinning for `seconds` of wall time; reports wall and CPU
+/// time (user + system, from /proc/self/stat, in clock ticks of 1/100 s).
+fn burn(seconds: f64, threads: usize) {
+    let start = Instant::now();
+    let limit = Duration::from_secs_f64(seconds);
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut x: u64 = 0;
+                while start.elapsed() < limit {
+                    for _ in 0..10_000 {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                }
+            })
+        })
+        .collect();
+    workers.into_iter().for_each(|w| w.join().unwrap());
+    let wall = start.elapsed().as_secs_f64();
+    let stat = read("/proc/self/stat");
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    // After the command name: field 3 is the state, so utime and stime (fields 14
+    // and 15 of the whole line) are at 11 and 12 here.
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    println!("wall: {wall:.2} s, cpu: {:.2} s", ticks as f64 / 100.0);
 }

@@ -12,6 +12,7 @@ pub mod ch02;
 pub mod ch03;
 pub mod ch04;
 pub mod ch05;
+pub mod ch06;
 mod sandbox;
 
 pub use sandbox::{Output, Running, Sandbox};

@@ -17,6 +17,11 @@ pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
 }
 
+/// Whether `-v` is on.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
 /// Called once in the child right after clone(2), so its lines say "child".
 pub fn now_in_child() {
     IN_CHILD.store(true, Ordering::Relaxed);

@@ -1,0 +1,57 @@
+//! Which containers are running: each runtime holds a lock on a file named after
+//! its container, /run/workshop/running/ID, from prepare to the end of cleanup.
+//! The kernel drops the lock when the runtime dies, however it dies, so whatever
+//! a container left behind (a cgroup, later an overlay or an IP lease) can be
+//! reclaimed by the next run once nobody holds its lock. See flock(2).
+
+use std::fs::{File, OpenOptions};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use nix::fcntl::{Flock, FlockArg};
+
+/// The workshop's state for running containers (a tmpfs: gone at reboot).
+pub const RUNNING_DIR: &str = "/run/workshop/running";
+
+/// The lock a runtime holds while its container exists.
+pub struct RunningLock {
+    _lock: Flock<File>,
+    path: PathBuf,
+}
+
+impl RunningLock {
+    /// Takes the lock for container `id`.
+    pub fn acquire(id: &str) -> Result<RunningLock> {
+        std::fs::create_dir_all(RUNNING_DIR).with_context(|| format!("creating {RUNNING_DIR}"))?;
+        let path = PathBuf::from(RUNNING_DIR).join(id);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            .map_err(|(_, errno)| errno)
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(RunningLock { _lock: lock, path })
+    }
+
+    /// Releases the lock and removes its file.
+    pub fn release(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Whether a runtime still holds the lock of container `id`.
+pub fn is_running(id: &str) -> bool {
+    let path = PathBuf::from(RUNNING_DIR).join(id);
+    let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+        return false;
+    };
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(_stale) => {
+            let _ = std::fs::remove_file(&path);
+            false
+        }
+        Err(_) => true,
+    }
+}
