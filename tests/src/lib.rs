@@ -13,6 +13,7 @@ pub mod ch03;
 pub mod ch04;
 pub mod ch05;
 pub mod ch06;
+pub mod ch07;
 mod sandbox;
 
 pub use sandbox::{Output, Running, Sandbox};

@@ -8,6 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use ch01::{Container, Mechanism};
 use nix::fcntl::{Flock, FlockArg};
 
 /// The workshop's state for running containers (a tmpfs: gone at reboot).
@@ -53,5 +54,31 @@ pub fn is_running(id: &str) -> bool {
             false
         }
         Err(_) => true,
+    }
+}
+
+/// The mechanism that holds the lock: first in every chapter's list from here on,
+/// so the lock is taken before anything is created and released after everything
+/// is cleaned up (cleanup runs in reverse order).
+#[derive(Default)]
+pub struct Running {
+    lock: Option<RunningLock>,
+}
+
+impl Mechanism for Running {
+    fn name(&self) -> &'static str {
+        "running lock"
+    }
+
+    fn prepare(&mut self, container: &Container) -> Result<()> {
+        self.lock = Some(RunningLock::acquire(&container.id)?);
+        Ok(())
+    }
+
+    fn cleanup(&mut self, _container: &Container) -> Result<()> {
+        if let Some(lock) = self.lock.take() {
+            lock.release();
+        }
+        Ok(())
     }
 }

@@ -17,7 +17,7 @@ use crate::cgroup_v1::CgroupV1;
 use crate::cgroup_v2::CgroupV2;
 use crate::layout::Layout;
 use crate::limits::{check_against_machine, limit_files, LimitArgs, Version};
-use crate::running::{is_running, RunningLock};
+use crate::running::is_running;
 
 /// The workshop's own cgroup, under which every container's goes:
 /// /sys/fs/cgroup/workshop/ID (v2), /sys/fs/cgroup/CONTROLLER/workshop/ID (v1).
@@ -28,7 +28,6 @@ pub struct Cgroups {
     limits: LimitArgs,
     layout: Layout,
     cgroups: Vec<Box<dyn Cgroup>>,
-    lock: Option<RunningLock>,
 }
 
 impl Cgroups {
@@ -37,7 +36,6 @@ impl Cgroups {
             limits,
             layout: Layout::default(),
             cgroups: Vec::new(),
-            lock: None,
         }
     }
 }
@@ -50,7 +48,6 @@ impl Mechanism for Cgroups {
     fn prepare(&mut self, container: &Container) -> Result<()> {
         check_against_machine(&self.limits)?;
         self.layout = Layout::detect()?;
-        self.lock = Some(RunningLock::acquire(&container.id)?);
         reclaim_stale_cgroups(&self.layout);
         self.cgroups = plan(&self.layout, &self.limits, &container.id)?;
         for cgroup in &self.cgroups {
@@ -100,9 +97,6 @@ impl Mechanism for Cgroups {
             }
         }
         remove_empty_groups(&self.layout);
-        if let Some(lock) = self.lock.take() {
-            lock.release();
-        }
         failure.map_or(Ok(()), Err)
     }
 }

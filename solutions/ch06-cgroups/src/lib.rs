@@ -27,13 +27,15 @@ pub struct RunArgs {
     pub limits: LimitArgs,
 }
 
-/// The mechanisms of this chapter, in the order their child hooks run. The
-/// cgroups' child hook (the cgroup namespace, and /sys/fs/cgroup inside) comes
+/// The mechanisms of this chapter, in the order their hooks run. The running
+/// lock comes first, so that no other runtime takes our cgroups for a crashed
+/// run's while we create them. The cgroups' child hook (the cgroup namespace, and /sys/fs/cgroup inside) comes
 /// after the mount namespace's, so that it mounts in the container's new root.
 pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
     let ch05 = &args.previous;
     let ch04 = &ch05.previous;
     let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
+        Box::new(running::Running::default()),
         Box::new(ch05::user_namespace::UserNamespace::new(ch05.user.userns_map)),
         Box::new(ch03::mount_namespace::MountNamespace),
         Box::new(ch02::pid_namespace::PidNamespace::leaving_proc_to_the_mount_namespace()),
