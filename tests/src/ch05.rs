@@ -140,6 +140,37 @@ pub fn a_root_owned_rootfs_runs_with_a_note(binary: &str) {
     );
 }
 
+/// A container does not outlive its runtime, even one killed with SIGKILL: the
+/// parent-death signal is asked for again after the child changes its ids
+/// (setresuid clears it).
+pub fn a_container_dies_with_its_runtime(binary: &str) {
+    let sandbox = mapped_sandbox(binary);
+    let mut running = sandbox.spawn(&[], &["/bin/probe", "signals"]);
+    running.wait_for_line("ready");
+    let container = running.children();
+    running.signal(Signal::SIGKILL);
+    let output = running.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let alive = |pid: &nix::unistd::Pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .unwrap_or(false)
+    };
+    while container.iter().any(alive) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let survivors: Vec<_> = container.iter().filter(|pid| alive(pid)).collect();
+    for pid in &survivors {
+        let _ = nix::sys::signal::kill(**pid, Signal::SIGKILL);
+    }
+    expect(
+        !container.is_empty() && survivors.is_empty(),
+        &format!("the container (host PIDs {container:?}) should die with its runtime; still alive: {survivors:?}"),
+        "the lifecycle asks for PR_SET_PDEATHSIG again after the child's hooks (src/lifecycle.rs in chapter 01)",
+        &output,
+    );
+}
+
 /// A bad `--userns-map` is refused before anything starts.
 pub fn a_bad_map_is_refused(binary: &str) {
     let sandbox = Sandbox::new(binary);

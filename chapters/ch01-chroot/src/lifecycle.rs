@@ -207,6 +207,16 @@ fn set_up_and_exec(
     for mechanism in mechanisms.iter_mut() {
         mechanism.child_before_exec(container).map_err(failed)?;
     }
+    // A hook that changed our credentials (setresuid in a user namespace) also
+    // cleared the parent-death signal: ask for it again, then make sure the parent
+    // did not die in between (its end of the channel would be closed).
+    let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+    if channel.parent_is_gone() {
+        return Err((
+            RUNTIME_ERROR,
+            "the runtime went away during the container's setup".to_string(),
+        ));
+    }
     let env = command::container_env(std::env::var("TERM").ok().as_deref());
     signals::reset_for_exec().map_err(failed)?;
     command::exec_command(&container.command, &env)

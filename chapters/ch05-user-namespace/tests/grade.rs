@@ -37,6 +37,11 @@ fn root_inside_is_nobody_outside() {
 }
 
 #[test]
+fn a_container_dies_with_its_runtime() {
+    ch05::a_container_dies_with_its_runtime(BINARY);
+}
+
+#[test]
 fn chapter_04_still_holds() {
     ch05::chapter_04_still_holds(BINARY);
 }

@@ -125,6 +125,19 @@ impl ChildEnd {
         }
     }
 
+    /// Whether the parent has died (its end of the channel is closed), without
+    /// waiting: the parent sends nothing after "continue", so a read can only
+    /// block (alive) or find end-of-file (gone).
+    pub fn parent_is_gone(&mut self) -> bool {
+        let stream = self.0.get_mut();
+        if stream.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let gone = matches!(stream.read(&mut [0u8; 1]), Ok(0));
+        let _ = stream.set_nonblocking(false);
+        gone
+    }
+
     /// Tells the parent why the command could not be started.
     pub fn report_failure(&mut self, exit_code: i32, reason: &str) {
         let message = Message::Failed {
