@@ -31,19 +31,36 @@ fn sandbox(binary: &str) -> Sandbox {
     sandbox
 }
 
-/// "v1" or "v2": the version of the hierarchy that holds the memory controller here.
+/// The mount point of this host's cgroup v2 hierarchy: /sys/fs/cgroup on a unified
+/// host, /sys/fs/cgroup/unified on a hybrid one.
+fn v2_root() -> &'static str {
+    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .into_iter()
+        .find(|root| Path::new(root).join("cgroup.controllers").exists())
+        .unwrap_or("/sys/fs/cgroup")
+}
+
+/// "v1" or "v2": the version of the hierarchy that holds the memory controller here
+/// (on v2, the controllers the root hands down to its children).
 pub fn memory_cgroup_version() -> &'static str {
-    let v2_controllers = [
-        "/sys/fs/cgroup/cgroup.controllers",
-        "/sys/fs/cgroup/unified/cgroup.controllers",
-    ]
-    .iter()
-    .filter_map(|p| std::fs::read_to_string(p).ok())
-    .collect::<String>();
-    if v2_controllers.split_whitespace().any(|c| c == "memory") {
+    let handed_down = std::fs::read_to_string(Path::new(v2_root()).join("cgroup.subtree_control")).unwrap_or_default();
+    if handed_down.split_whitespace().any(|c| c == "memory") {
         "v2"
     } else {
         "v1"
+    }
+}
+
+/// The snapshot of `what` for this host's cgroup version. The v1 snapshots were
+/// recorded here (a hybrid host); a v2 host (the class VM) records its own the first
+/// time (`INSTA_UPDATE=always cargo test -p ch06-cgroups-solution`, then commit),
+/// and until then the explicit checks above stand alone.
+fn snapshot_for_this_version(name: &str, what: &str) {
+    let name = format!("{name}_{}", memory_cgroup_version());
+    let recorded =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("src/snapshots/workshop_grader__ch06__{name}.snap"));
+    if memory_cgroup_version() == "v1" || recorded.exists() {
+        insta::assert_snapshot!(name, what);
     }
 }
 
@@ -89,8 +106,21 @@ pub fn limits_are_seen_inside(binary: &str) {
     let output = sandbox.run(&LIMITS, &["/bin/probe", "cgroup"]);
     let has = |line: &str| output.stdout.lines().any(|l| l.ends_with(line));
     let ok = match memory_cgroup_version() {
-        "v2" => has("memory.max: 67108864") && has("cpu.max: 50000 100000") && has("pids.max: 32"),
-        _ => has("memory.limit_in_bytes: 67108864") && has("cpu.cfs_quota_us: 50000") && has("pids.max: 32"),
+        "v2" => {
+            has("memory.max: 67108864")
+                && has("cpu.max: 50000 100000")
+                && has("cpu.weight: 20")
+                && has("pids.max: 32")
+                && has("cpuset.cpus: 0")
+        }
+        _ => {
+            has("memory.limit_in_bytes: 67108864")
+                && has("cpu.cfs_quota_us: 50000")
+                && has("cpu.cfs_period_us: 100000")
+                && has("cpu.shares: 512")
+                && has("pids.max: 32")
+                && has("cpuset.cpus: 0")
+        }
     };
     expect(
         ok && output
@@ -110,7 +140,7 @@ pub fn limits_are_seen_inside(binary: &str) {
         .filter(|l| l.starts_with("/sys/"))
         .map(|l| format!("{l}\n"))
         .collect();
-    insta::assert_snapshot!(format!("ch06_limits_inside_{}", memory_cgroup_version()), limit_lines);
+    snapshot_for_this_version("ch06_limits_inside", &limit_lines);
 }
 
 /// The limits, as the host's cgroup files hold them while the container runs.
@@ -132,7 +162,7 @@ pub fn limits_are_set_on_the_host(binary: &str) {
         "`limit_files` in src/limits.rs, `join_cgroup` in src/cgroup.rs",
         &output,
     );
-    insta::assert_snapshot!(format!("ch06_limits_on_the_host_{}", memory_cgroup_version()), shown);
+    snapshot_for_this_version("ch06_limits_on_the_host", &shown);
 }
 
 /// The limit files of the cgroups listed in a /proc/PID/cgroup text, read on the host.
@@ -157,11 +187,7 @@ fn host_limit_files(proc_cgroup: &str) -> String {
         let mut parts = line.splitn(3, ':');
         let (_, controllers, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
         let root = if controllers.is_empty() {
-            ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-                .into_iter()
-                .find(|r| Path::new(r).join("cgroup.controllers").exists())
-                .unwrap_or("/sys/fs/cgroup")
-                .to_string()
+            v2_root().to_string()
         } else {
             format!("/sys/fs/cgroup/{controllers}")
         };
@@ -245,7 +271,7 @@ pub fn the_cpu_quota_holds(binary: &str) {
             let mut parts = l.splitn(3, ':');
             let (_, controllers, path) = (parts.next(), parts.next()?, parts.next()?);
             let root = if controllers.is_empty() {
-                "/sys/fs/cgroup/unified".to_string()
+                v2_root().to_string()
             } else {
                 format!("/sys/fs/cgroup/{controllers}")
             };

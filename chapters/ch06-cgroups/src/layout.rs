@@ -21,7 +21,8 @@ use crate::limits::Version;
 pub struct Layout {
     /// The cgroup v2 mount point, if there is one.
     pub v2: Option<PathBuf>,
-    /// The controllers the v2 hierarchy offers (its cgroup.controllers).
+    /// The controllers the v2 hierarchy's root hands down to its children (its
+    /// cgroup.subtree_control): those the workshop's cgroups can use.
     pub v2_controllers: Vec<String>,
     /// Each v1 controller and the mount point of its hierarchy.
     pub v1: BTreeMap<String, PathBuf>,
@@ -50,7 +51,7 @@ impl Layout {
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;
         let mut layout = Layout::from_mountinfo(&mountinfo);
         if let Some(v2) = &layout.v2 {
-            let controllers = std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
+            let controllers = std::fs::read_to_string(v2.join("cgroup.subtree_control")).unwrap_or_default();
             layout.v2_controllers = controllers.split_whitespace().map(str::to_string).collect();
         }
         Ok(layout)

@@ -71,7 +71,9 @@ pub fn limit_files(limits: &LimitArgs, version: Version) -> Vec<LimitFile> {
 // ANCHOR_END: limit_files
 
 /// v1's cpu.shares (2..262144, default 1024) as v2's cpu.weight (1..10000, default
-/// 100), with the linear conversion runc and systemd use.
+/// 100), with the linear mapping runc long used. (It sends 1024 to 39, not 100;
+/// systemd maps shares * 100 / 1024, and recent runc and crun use a curve that
+/// sends 1024 to about 100.)
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142
 }

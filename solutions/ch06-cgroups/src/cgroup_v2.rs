@@ -44,13 +44,13 @@ impl Cgroup for CgroupV2 {
     fn create(&self) -> Result<()> {
         let group = self.dir.parent().expect("ROOT/workshop/ID has a parent");
         crate::cgroups::create_dir_racing_removal(group)?;
-        // Hand our controllers down: ROOT -> workshop -> ID.
-        for level in [self.root.as_path(), group] {
-            let enabled = std::fs::read_to_string(level.join("cgroup.subtree_control")).unwrap_or_default();
-            for controller in &self.controllers {
-                if !enabled.split_whitespace().any(|c| c == controller) {
-                    write_file(level, "cgroup.subtree_control", &format!("+{controller}"))?;
-                }
+        // Hand our controllers down from workshop to ID. (The root hands them to
+        // workshop already: the layout offers only those, and the runtime never
+        // changes a cgroup that is not the workshop's own.)
+        let enabled = std::fs::read_to_string(group.join("cgroup.subtree_control")).unwrap_or_default();
+        for controller in &self.controllers {
+            if !enabled.split_whitespace().any(|c| c == controller) {
+                write_file(group, "cgroup.subtree_control", &format!("+{controller}"))?;
             }
         }
         crate::cgroups::create_dir_racing_removal(&self.dir)

@@ -130,7 +130,8 @@ fn plan(layout: &Layout, limits: &LimitArgs, id: &str) -> Result<Vec<Box<dyn Cgr
                     .push(controller.into());
             }
             None if needed_for_a_limit => bail!(
-                "{flag} needs the {controller} controller, which this host's cgroups do not offer ({} layout)",
+                "{flag} needs the {controller} controller, which this host's cgroups do not offer ({} layout; \
+                 on cgroup v2 the root must hand it down: `echo +{controller} > /sys/fs/cgroup/cgroup.subtree_control`)",
                 layout.kind()
             ),
             None => {}
@@ -218,7 +219,10 @@ fn report(usage: &Usage, limits: &LimitArgs) {
             .memory
             .map(|bytes| format!(" (--memory {})", mebibytes(bytes)))
             .unwrap_or_default();
-        eprintln!("workshop: the container ran out of memory{limit}: the kernel's OOM killer ended it");
+        eprintln!(
+            "workshop: the container ran out of memory{limit}: the kernel's OOM killer killed {} of its processes",
+            usage.oom_kills
+        );
     }
     if usage.pids_limit_hits > 0 {
         eprintln!(
