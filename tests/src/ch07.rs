@@ -63,15 +63,18 @@ fn container_id(stderr: &str) -> Option<String> {
 pub fn the_rootfs_is_never_changed(binary: &str) {
     let sandbox = sandbox(binary);
     let before = tree_hash(&sandbox.rootfs);
-    let script = "echo new > /new-file; echo more >> /etc/passwd; rm /workshop-rootfs; rm -r /usr; ls /";
+    let script = "echo new > /new-file; echo more >> /etc/passwd; rm /workshop-rootfs; \
+                  rm -r /usr && mkdir /usr && echo directory replaced; ls /";
     let output = sandbox.run(&[], &["/bin/sh", "-c", script]);
     let after = tree_hash(&sandbox.rootfs);
     expect(
         output.code == Some(0)
             && output.stdout.contains("new-file")
+            && output.stdout.contains("directory replaced")
             && !output.stdout.contains("workshop-rootfs")
             && before == after,
-        "inside, the writes and deletions should show; on the host, the rootfs should not change at all",
+        "inside, the writes and deletions (a file, a whole directory, made anew) should work; \
+         on the host, the rootfs should not change at all",
         "`mount_overlay` in src/overlay.rs: lowerdir=ROOTFS, upperdir and workdir of the container's own",
         &output,
     );
@@ -181,6 +184,27 @@ pub fn a_read_only_volume_refuses_writes(binary: &str) {
         output.stdout == "read me\nwrite /data/x: EROFS\n" && !volume.join("x").exists(),
         "a :ro volume should be readable and refuse writes (EROFS)",
         "`bind_volume` in src/volumes.rs: remount the bind mount read-only",
+        &output,
+    );
+}
+
+/// A read-only volume works also from a nosuid, nodev, noexec mount (like a USB
+/// stick or a tmpfs): the remount keeps those flags, which a user namespace may not drop.
+pub fn a_read_only_volume_from_a_locked_mount(binary: &str) {
+    use nix::mount::MsFlags;
+    let mut sandbox = sandbox(binary);
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let volume = sandbox.mount_tmpfs_fixture("tmpfs-volume", flags, "mode=755,uid=100000,gid=100000");
+    std::fs::write(volume.join("readme"), "read me\n").unwrap();
+    let flag = format!("{}:/data:ro", volume.display());
+    let output = sandbox.run(
+        &["--volume", &flag],
+        &["/bin/sh", "-c", "cat /data/readme; /bin/probe write /data/x"],
+    );
+    expect(
+        output.stdout == "read me\nwrite /data/x: EROFS\n",
+        "a :ro volume from a nosuid,nodev,noexec mount should work and refuse writes",
+        "`bind_volume` in src/volumes.rs: keep the source mount's flags when remounting read-only",
         &output,
     );
 }

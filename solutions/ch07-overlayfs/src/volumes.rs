@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use ch01::{Container, Mechanism};
 use ch03::mount_namespace::mount_narrated;
 use nix::mount::MsFlags;
+use nix::sys::statvfs::{statvfs, FsFlags};
 
 /// One `--volume` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,16 +99,37 @@ pub fn bind_volume(source: &Path, target: &Path, read_only: bool) -> Result<()> 
     // exercise(bind_volume): bind-mount `source` on `target` (MS_BIND, and
     // MS_REC so that mounts below the source come along). A bind mount takes
     // the flags of its source: to make it read-only, remount it
-    // (MS_BIND | MS_REMOUNT | MS_RDONLY, no source). Use `mount_narrated`.
+    // (MS_BIND | MS_REMOUNT | MS_RDONLY, no source), keeping the flags the
+    // source's mount has (`locked_flags(source)`): in a user namespace the
+    // kernel refuses (EPERM) a remount that would drop nosuid, nodev or noexec.
+    // Use `mount_narrated`.
     mount_narrated(Some(source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
     if read_only {
-        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(source)?;
         mount_narrated(None, target, None, flags, None)?;
     }
     Ok(())
     // end exercise
 }
 // ANCHOR_END: bind_volume
+
+/// The nosuid, nodev and noexec flags of the mount `path` is on (statvfs(3)).
+pub fn locked_flags(path: &Path) -> Result<MsFlags> {
+    let flags = statvfs(path)
+        .with_context(|| format!("statvfs({})", path.display()))?
+        .flags();
+    let mut locked = MsFlags::empty();
+    for (statvfs_flag, mount_flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if flags.contains(statvfs_flag) {
+            locked |= mount_flag;
+        }
+    }
+    Ok(locked)
+}
 
 #[cfg(test)]
 mod tests {

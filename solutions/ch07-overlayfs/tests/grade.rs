@@ -37,6 +37,11 @@ fn bind_volume_a_read_only_volume_refuses_writes() {
 }
 
 #[test]
+fn bind_volume_a_read_only_volume_from_a_locked_mount() {
+    ch07::a_read_only_volume_from_a_locked_mount(BINARY);
+}
+
+#[test]
 fn chapter_06_still_holds() {
     ch07::chapter_06_still_holds(BINARY);
 }
