@@ -22,6 +22,9 @@
 //!   alloc MB        allocate MB MiB and touch every page, then say so
 //!   forkbomb MAX    fork sleeping children until fork fails (at most MAX), say how many
 //!   burn SECS N     keep N threads busy for SECS seconds of wall time, report CPU time
+//!   net             each interface (sorted): name, up or down, IPv4 addresses
+//!   tcp-serve PORT  listen on PORT, say so, print the first line one client sends
+//!   tcp-send A:P M  connect to address A, port P, send M; report ok or the error
 //!   ipc             the keys of the System V shared memory segments and message queues
 //!   ipc-make KEY    make a shared memory segment and a message queue with KEY
 
@@ -31,6 +34,24 @@ use std::time::{Duration, Instant};
 
 #[repr(C)]
 struct SigSet([u64; 16]);
+
+/// struct ifaddrs (getifaddrs(3)), the fields the probe reads.
+#[repr(C)]
+struct IfAddrs {
+    next: *mut IfAddrs,
+    name: *const std::ffi::c_char,
+    flags: u32,
+    addr: *const SockAddrIn,
+    netmask: *const SockAddrIn,
+}
+
+/// struct sockaddr_in: family, port, then the IPv4 address in network order.
+#[repr(C)]
+struct SockAddrIn {
+    family: u16,
+    port: u16,
+    addr: [u8; 4],
+}
 
 extern "C" {
     fn fork() -> i32;
@@ -43,6 +64,8 @@ extern "C" {
     fn getuid() -> u32;
     fn getgid() -> u32;
     fn kill(pid: i32, signal: i32) -> i32;
+    fn getifaddrs(list: *mut *mut IfAddrs) -> i32;
+    fn freeifaddrs(list: *mut IfAddrs);
     fn mknod(path: *const std::ffi::c_char, mode: u32, dev: u64) -> i32;
     fn shmget(key: i32, size: usize, flags: i32) -> i32;
     fn msgget(key: i32, flags: i32) -> i32;
@@ -95,6 +118,9 @@ fn main() {
         Some("alloc") => alloc(arg(1).parse().unwrap_or_else(|_| usage())),
         Some("forkbomb") => forkbomb(arg(1).parse().unwrap_or_else(|_| usage())),
         Some("burn") => burn(arg(1).parse().unwrap_or_else(|_| usage()), arg(2).parse().unwrap_or_else(|_| usage())),
+        Some("net") => net(),
+        Some("tcp-serve") => tcp_serve(arg(1).parse().unwrap_or_else(|_| usage())),
+        Some("tcp-send") => tcp_send(&arg(1), &arg(2)),
         Some("ipc") => {
             println!("shm keys: {}", ipc_keys("/proc/sysvipc/shm"));
             println!("msg keys: {}", ipc_keys("/proc/sysvipc/msg"));
@@ -120,7 +146,7 @@ fn main() {
 fn usage() -> ! {
     eprintln!(
         "usage: probe ls DIR | cwd | pid | pids | env | escape PATH | orphan | signals | mounts | hostname | ids \
-         | write PATH | cat PATH | mknod PATH | cgroup | alloc MB | forkbomb MAX | burn SECS N | ipc | ipc-make KEY"
+         | write PATH | cat PATH | mknod PATH | cgroup | alloc MB | forkbomb MAX | burn SECS N | net | tcp-serve PORT | tcp-send ADDR:PORT MSG | ipc | ipc-make KEY"
     );
     std::process::exit(2)
 }
@@ -144,6 +170,10 @@ fn errno_name(error: &std::io::Error) -> String {
         Some(21) => "EISDIR",
         Some(28) => "ENOSPC",
         Some(30) => "EROFS",
+        Some(101) => "ENETUNREACH",
+        Some(110) => "ETIMEDOUT",
+        Some(111) => "ECONNREFUSED",
+        Some(113) => "EHOSTUNREACH",
         Some(n) => return format!("errno {n}"),
         None => return error.to_string(),
     };
@@ -375,4 +405,59 @@ fn burn(seconds: f64, threads: usize) {
     let ticks: u64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0)
         + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     println!("wall: {wall:.2} s, cpu: {:.2} s", ticks as f64 / 100.0);
+}
+
+/// Every interface, sorted, with its state and IPv4 addresses ("eth0 up 10.88.0.2/24").
+fn net() {
+    let mut interfaces: std::collections::BTreeMap<String, (bool, Vec<String>)> = Default::default();
+    let mut list: *mut IfAddrs = std::ptr::null_mut();
+    if unsafe { getifaddrs(&mut list) } != 0 {
+        println!("getifaddrs: {}", std::io::Error::last_os_error());
+        return;
+    }
+    let mut entry = list;
+    while !entry.is_null() {
+        let ifa = unsafe { &*entry };
+        let name = unsafe { std::ffi::CStr::from_ptr(ifa.name) }.to_string_lossy().into_owned();
+        let up = ifa.flags & 1 != 0; // IFF_UP
+        let slot = interfaces.entry(name).or_insert((up, Vec::new()));
+        if !ifa.addr.is_null() && unsafe { (*ifa.addr).family } == 2 {
+            let address = std::net::Ipv4Addr::from(unsafe { (*ifa.addr).addr });
+            let prefix = if ifa.netmask.is_null() { 32 } else { u32::from_be_bytes(unsafe { (*ifa.netmask).addr }).count_ones() };
+            slot.1.push(format!("{address}/{prefix}"));
+        }
+        entry = ifa.next;
+    }
+    unsafe { freeifaddrs(list) };
+    for (name, (up, addresses)) in interfaces {
+        let line = format!("{name} {} {}", if up { "up" } else { "down" }, addresses.join(" "));
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Listens on PORT, prints "listening on PORT", then the first line a client sends.
+fn tcp_serve(port: u16) {
+    let listener = match std::net::TcpListener::bind(("0.0.0.0", port)) {
+        Ok(listener) => listener,
+        Err(e) => return println!("tcp-serve {port}: {}", errno_name(&e)),
+    };
+    println!("listening on {port}");
+    let _ = std::io::stdout().flush();
+    if let Ok((stream, peer)) = listener.accept() {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line);
+        println!("received {:?} from {}", line.trim_end(), peer.ip());
+    }
+}
+
+/// Connects to ADDRESS:PORT (within 3 s) and sends MESSAGE and a newline.
+fn tcp_send(target: &str, message: &str) {
+    let address: std::net::SocketAddr = target.parse().unwrap_or_else(|_| usage());
+    match std::net::TcpStream::connect_timeout(&address, Duration::from_secs(3)) {
+        Ok(mut stream) => {
+            let _ = writeln!(stream, "{message}");
+            println!("tcp-send {target}: ok");
+        }
+        Err(e) => println!("tcp-send {target}: {}", errno_name(&e)),
+    }
 }

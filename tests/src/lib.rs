@@ -14,8 +14,11 @@ pub mod ch04;
 pub mod ch05;
 pub mod ch06;
 pub mod ch07;
+pub mod ch08;
+mod netns;
 mod sandbox;
 
+pub use netns::NetNs;
 pub use sandbox::{Output, Running, Sandbox};
 
 /// The static probe program, built by build.rs.

@@ -1,0 +1,97 @@
+//! IP address management: each container on the bridge gets an address of the
+//! workshop's subnet no other running container has. A lease is a file named after
+//! the address, holding the container's id, made with O_CREAT | O_EXCL: the kernel
+//! lets exactly one of two runtimes starting at the same moment create it.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use ch01::verbose;
+use ch06::running::is_running;
+use nix::fcntl::{Flock, FlockArg};
+
+/// Where the leases are: one file per address in use.
+pub const LEASES_DIR: &str = "/run/workshop/leases";
+
+/// The workshop's subnet, 10.88.0.0/24: the bridge (the gateway) is .1, containers
+/// get .2 to .254.
+pub const SUBNET: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 0);
+pub const PREFIX_LEN: u8 = 24;
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 88, 0, 1);
+
+/// An address leased to a container; the lease file goes when it is released.
+#[derive(Debug)]
+pub struct Lease {
+    pub address: Ipv4Addr,
+    file: PathBuf,
+}
+
+impl Lease {
+    /// Gives the address back.
+    pub fn release(self) {
+        verbose::say(format_args!("release the lease {}", self.file.display()));
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// Leases a free address of the subnet to container `id`.
+pub fn lease_address(id: &str) -> Result<Lease> {
+    let dir = Path::new(LEASES_DIR);
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {LEASES_DIR}"))?;
+    // One runtime at a time looks at the leases: O_EXCL alone makes creating a
+    // lease safe, but not taking over a stale one (two runtimes could both see it
+    // stale, and the second would remove the first's new lease).
+    let lock_file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(".lock"))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .map_err(|(_, errno)| errno)
+        .context("locking the leases")?;
+    for host in 2..=254u8 {
+        let address = Ipv4Addr::new(SUBNET.octets()[0], SUBNET.octets()[1], SUBNET.octets()[2], host);
+        if let Some(file) = try_lease(dir, address, id)? {
+            return Ok(Lease { address, file });
+        }
+    }
+    bail!(
+        "no free address left in {SUBNET}/{PREFIX_LEN}: {} containers are running",
+        253
+    )
+}
+
+// ANCHOR: try_lease
+/// Tries to lease `address` to container `id`: returns the lease file, or None if
+/// another running container holds it. A lease whose container is no longer
+/// running (its runtime crashed) is taken over.
+pub fn try_lease(dir: &Path, address: Ipv4Addr, id: &str) -> Result<Option<PathBuf>> {
+    // exercise(try_lease): create dir/ADDRESS with OpenOptions::new().write(true)
+    // .create_new(true) (that is O_CREAT | O_EXCL: it fails with AlreadyExists if
+    // the file exists, atomically) and write `id` into it. If it already exists,
+    // read the id in it: if `is_running(that id)`, the address is taken (None);
+    // else remove the stale file and try once more. Narrate with `verbose::say`.
+    todo!("exercise `try_lease` in src/ipam.rs")
+}
+// ANCHOR_END: try_lease
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_taken_once_and_a_dead_holder_loses_it() {
+        let dir = std::env::temp_dir().join(format!("workshop-ipam-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let address = Ipv4Addr::new(10, 88, 0, 7);
+        // "ffffffffffff" is not running: its lease is stale and taken over.
+        std::fs::write(dir.join(address.to_string()), "ffffffffffff").unwrap();
+        let first = try_lease(&dir, address, "aaaaaaaaaaaa").unwrap();
+        assert_eq!(first, Some(dir.join("10.88.0.7")));
+        assert_eq!(std::fs::read_to_string(dir.join("10.88.0.7")).unwrap(), "aaaaaaaaaaaa");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
