@@ -96,7 +96,7 @@ impl Sandbox {
     /// From now on, runs start inside the network namespace `netns` (as the "host"
     /// of the containers), through nsenter(1).
     pub fn in_netns(&mut self, netns: &crate::NetNs) {
-        self.wrapper = crate::netns::enter_command(&netns.name);
+        self.wrapper = crate::netns::enter_command(&netns.path());
     }
 
     /// Makes the sandbox a *shared* mount point, as systemd makes every mount on a
