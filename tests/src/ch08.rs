@@ -144,24 +144,37 @@ pub fn net_host_shares_the_hosts_network(binary: &str) {
 pub fn no_veth_or_lease_remains(binary: &str) {
     let netns = NetNs::new();
     let sandbox = sandbox(binary, &netns);
-    let output = sandbox.run(&["-v"], &["/bin/probe", "net"]);
-    let address = eth0_address(&output.stdout).unwrap_or_default();
-    let lease = Path::new("/run/workshop/leases").join(&address);
-    let id = output
-        .stderr
-        .lines()
-        .find_map(|l| l.split("container ").nth(1)?.split(' ').next().map(str::to_string))
-        .unwrap_or_default();
-    let holder = std::fs::read_to_string(&lease).unwrap_or_default();
-    let links = netns.links();
-    expect(
-        !address.is_empty() && links == ["lo", "workshop0"] && holder != id,
-        &format!(
-            "after the run, the host should keep only lo and the bridge (links: {links:?}), and no lease for {id}"
-        ),
-        "`Network::cleanup` in src/network.rs: delete the host's end of the veth pair, release the lease",
-        &output,
-    );
+    // A normal end, a command that cannot start, and Ctrl-C.
+    let mut outputs = vec![
+        sandbox.run(&["-v"], &["/bin/probe", "net"]),
+        sandbox.run(&["-v"], &["/no/such/command"]),
+    ];
+    let mut running = sandbox.spawn(&["-v"], &["/bin/probe", "signals"]);
+    running.wait_for_line("ready");
+    running.signal(Signal::SIGINT);
+    outputs.push(running.wait());
+    for output in &outputs {
+        let said = |what: &str| {
+            output
+                .stderr
+                .lines()
+                .find_map(|l| l.split(what).nth(1)?.split(' ').next().map(str::to_string))
+        };
+        let (id, address) = (
+            said("container ").unwrap_or_default(),
+            said("gets the address ").unwrap_or_default(),
+        );
+        let holder = std::fs::read_to_string(Path::new("/run/workshop/leases").join(&address)).unwrap_or_default();
+        let links = netns.links();
+        expect(
+            !address.is_empty() && links == ["lo", "workshop0"] && holder != id,
+            &format!(
+                "after the run, the host should keep only lo and the bridge (links: {links:?}), and no lease for {id}"
+            ),
+            "`Network::cleanup` in src/network.rs: delete the host's end of the veth pair, release the lease",
+            output,
+        );
+    }
 }
 
 /// A bad `--net` is refused.
