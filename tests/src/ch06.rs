@@ -64,13 +64,6 @@ fn snapshot_for_this_version(name: &str, what: &str) {
     }
 }
 
-/// The container's id, from `-v`'s "container ID gets the hostname ..." line.
-fn container_id(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .find_map(|l| l.split("container ").nth(1)?.split(' ').next().map(str::to_string))
-}
-
 /// Every cgroup directory named `id` under any hierarchy's workshop/ on the host.
 fn host_cgroups_of(id: &str) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -154,7 +147,7 @@ pub fn limits_are_set_on_the_host(binary: &str) {
     let files = host_limit_files(&in_cgroups);
     running.signal(Signal::SIGTERM);
     let output = running.wait();
-    let id = container_id(&output.stderr).unwrap_or_default();
+    let id = output.container_id();
     let shown = files.replace(&id, "[ID]");
     expect(
         !id.is_empty() && shown.contains("67108864") && shown.contains("50000") && shown.contains("32"),
@@ -210,7 +203,7 @@ pub fn the_container_joins_its_cgroups(binary: &str) {
     let host_view = host_view_of_cgroups(&running);
     running.signal(Signal::SIGTERM);
     let output = running.wait();
-    let id = container_id(&output.stderr).unwrap_or_default();
+    let id = output.container_id();
     let joined = host_view
         .lines()
         .filter(|l| l.ends_with(&format!("/workshop/{id}")))
@@ -333,7 +326,7 @@ pub fn no_cgroup_is_left_behind(binary: &str) {
     running.signal(Signal::SIGINT);
     outputs.push(running.wait());
     for output in outputs {
-        let id = container_id(&output.stderr).unwrap_or_default();
+        let id = output.container_id();
         let left = host_cgroups_of(&id);
         expect(
             !id.is_empty() && left.is_empty(),

@@ -52,13 +52,6 @@ pub fn tree_hash(root: &Path) -> u64 {
     hasher.finish()
 }
 
-/// The container's id, from `-v`'s "container ID gets the hostname ..." line.
-fn container_id(stderr: &str) -> Option<String> {
-    stderr
-        .lines()
-        .find_map(|l| l.split("container ").nth(1)?.split(' ').next().map(str::to_string))
-}
-
 /// Writing, appending to and deleting files inside changes nothing in the rootfs.
 pub fn the_rootfs_is_never_changed(binary: &str) {
     let sandbox = sandbox(binary);
@@ -137,7 +130,7 @@ pub fn containers_do_not_see_each_others_writes(binary: &str) {
 pub fn nothing_of_the_overlay_remains(binary: &str) {
     let sandbox = sandbox(binary);
     let output = sandbox.run(&["-v"], &["/bin/sh", "-c", "echo data > /file"]);
-    let id = container_id(&output.stderr).unwrap_or_default();
+    let id = output.container_id();
     let left = Path::new(CONTAINERS_DIR).join(&id);
     expect(
         !id.is_empty() && output.stderr.contains("\"overlay\"") && !left.exists(),

@@ -154,15 +154,9 @@ pub fn no_veth_or_lease_remains(binary: &str) {
     running.signal(Signal::SIGINT);
     outputs.push(running.wait());
     for output in &outputs {
-        let said = |what: &str| {
-            output
-                .stderr
-                .lines()
-                .find_map(|l| l.split(what).nth(1)?.split(' ').next().map(str::to_string))
-        };
         let (id, address) = (
-            said("container ").unwrap_or_default(),
-            said("gets the address ").unwrap_or_default(),
+            output.container_id(),
+            output.said("gets the address ").unwrap_or_default(),
         );
         let holder = std::fs::read_to_string(Path::new("/run/workshop/leases").join(&address)).unwrap_or_default();
         let links = netns.links();

@@ -367,6 +367,21 @@ impl Running {
     }
 }
 
+impl Output {
+    /// The word that follows `prefix` in the first stderr line holding it: with
+    /// `-v`, `said("container ")` is the container's id ("container ID gets ...").
+    pub fn said(&self, prefix: &str) -> Option<String> {
+        self.stderr
+            .lines()
+            .find_map(|l| l.split(prefix).nth(1)?.split(' ').next().map(str::to_string))
+    }
+
+    /// The container's id, which `-v` prints from chapter 04 on.
+    pub fn container_id(&self) -> String {
+        self.said("container ").unwrap_or_default()
+    }
+}
+
 impl std::fmt::Display for Output {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let code = self
