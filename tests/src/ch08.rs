@@ -105,7 +105,7 @@ pub fn concurrent_containers_get_distinct_addresses(binary: &str) {
     expect(
         before == 5 && addresses.len() == 5 && addresses.iter().all(|a| a.starts_with("10.88.0.")),
         &format!("5 containers started at once should get 5 different addresses (got {addresses:?})"),
-        "`try_lease` in src/ipam.rs: create the lease file with O_CREAT | O_EXCL",
+        "`try_lease` in src/ipam.rs: an address leased to a running container must not be leased again",
         &outputs[0],
     );
 }

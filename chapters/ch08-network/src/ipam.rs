@@ -73,7 +73,8 @@ pub fn try_lease(dir: &Path, address: Ipv4Addr, id: &str) -> Result<Option<PathB
     // .create_new(true) (that is O_CREAT | O_EXCL: it fails with AlreadyExists if
     // the file exists, atomically) and write `id` into it. If it already exists,
     // read the id in it: if `is_running(that id)`, the address is taken (None);
-    // else remove the stale file and try once more. Narrate with `verbose::say`.
+    // else (a crashed run's lease, or an empty one) remove the stale file and try
+    // once more. Narrate with `verbose::say`.
     todo!("exercise `try_lease` in src/ipam.rs")
 }
 // ANCHOR_END: try_lease

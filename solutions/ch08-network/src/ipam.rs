@@ -73,7 +73,8 @@ pub fn try_lease(dir: &Path, address: Ipv4Addr, id: &str) -> Result<Option<PathB
     // .create_new(true) (that is O_CREAT | O_EXCL: it fails with AlreadyExists if
     // the file exists, atomically) and write `id` into it. If it already exists,
     // read the id in it: if `is_running(that id)`, the address is taken (None);
-    // else remove the stale file and try once more. Narrate with `verbose::say`.
+    // else (a crashed run's lease, or an empty one) remove the stale file and try
+    // once more. Narrate with `verbose::say`.
     let file = dir.join(address.to_string());
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&file) {
@@ -87,8 +88,8 @@ pub fn try_lease(dir: &Path, address: Ipv4Addr, id: &str) -> Result<Option<PathB
             }
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&file).unwrap_or_default();
-                // An empty file is a lease being written right now: taken.
-                if holder.is_empty() || is_running(holder.trim()) {
+                // Leases are made under the lock, so an empty one is a crash's.
+                if !holder.trim().is_empty() && is_running(holder.trim()) {
                     return Ok(None);
                 }
                 verbose::say(format_args!(
