@@ -171,6 +171,31 @@ pub fn no_veth_or_lease_remains(binary: &str) {
     }
 }
 
+/// A veth pair left by a runtime killed before it moved one end into its
+/// container (both ends still on the host) is removed by the next run.
+pub fn a_stale_veth_pair_is_reclaimed(binary: &str) {
+    let netns = NetNs::new();
+    netns.ip(&[
+        "link",
+        "add",
+        "veth0000dead",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "ceth0000dead",
+    ]);
+    let sandbox = sandbox(binary, &netns);
+    let output = sandbox.run(&[], &["/bin/true"]);
+    let links = netns.links();
+    expect(
+        output.code == Some(0) && links == ["lo", "workshop0"] && output.stderr.contains("left by an earlier run"),
+        &format!("the stale pair veth0000dead/ceth0000dead should be removed by the next run (links: {links:?})"),
+        "`reclaim_stale_veths` in src/network.rs",
+        &output,
+    );
+}
+
 /// A bad `--net` is refused.
 pub fn a_bad_net_mode_is_refused(binary: &str) {
     let netns = NetNs::new();

@@ -17,8 +17,8 @@ use std::net::Ipv4Addr;
 use anyhow::{bail, Context, Result};
 use ch01::verbose;
 use netlink_packet_core::{
-    ErrorMessage, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
-    NLM_F_REQUEST,
+    ErrorMessage, NetlinkHeader, NetlinkMessage, NetlinkPayload, NlasIterator, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_EXCL, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
@@ -193,6 +193,25 @@ impl Netlink {
             0,
         );
         ignore_errno(result, Errno::ENODEV, "there is no such interface: nothing to delete")
+    }
+
+    /// The names of every interface in this network namespace (ip link show).
+    pub fn link_names(&mut self) -> Result<Vec<String>> {
+        let replies = self.exchange(
+            "ip link show",
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|reply| match reply {
+                RouteNetlinkMessage::NewLink(link) => link.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(name) => Some(name),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The kernel's description of interface `name` (RTM_GETLINK), or None.

@@ -77,6 +77,7 @@ impl Mechanism for Network {
         }
         let mut netlink = Netlink::open()?;
         ensure_bridge(&mut netlink)?;
+        reclaim_stale_veths(&mut netlink)?;
         let lease = lease_address(&container.id)?;
         verbose::say(format_args!(
             "container {} gets the address {}",
@@ -120,6 +121,37 @@ impl Mechanism for Network {
         }
         result
     }
+}
+
+/// Deletes the veth pairs of containers whose runtime is gone. Once one end is in
+/// a container, the kernel deletes the pair with the container's namespace; but a
+/// runtime killed between creating the pair and moving its end leaves both ends
+/// here: vethXXXXXXXX and cethXXXXXXXX (the first 8 digits of the container's id).
+/// Only such complete pairs of a container that is not running are removed.
+fn reclaim_stale_veths(netlink: &mut Netlink) -> Result<()> {
+    let running: Vec<String> = std::fs::read_dir(ch06::running::RUNNING_DIR)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let names = netlink.link_names()?;
+    for name in &names {
+        let Some(prefix) = name.strip_prefix("veth").filter(|p| p.len() == 8) else {
+            continue;
+        };
+        let is_ours = names.contains(&format!("ceth{prefix}"));
+        let alive = running
+            .iter()
+            .any(|id| id.starts_with(prefix) && ch06::running::is_running(id));
+        if is_ours && !alive {
+            eprintln!("workshop: removing the veth pair {name} left by an earlier run");
+            netlink.delete_link(name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the bridge with the gateway address, unless it is there already.

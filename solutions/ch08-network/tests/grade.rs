@@ -33,6 +33,11 @@ fn try_lease_concurrent_containers_get_distinct_addresses() {
 }
 
 #[test]
+fn a_stale_veth_pair_is_reclaimed() {
+    ch08::a_stale_veth_pair_is_reclaimed(BINARY);
+}
+
+#[test]
 fn chapter_07_still_holds() {
     ch08::chapter_07_still_holds(BINARY);
 }
