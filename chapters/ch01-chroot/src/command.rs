@@ -55,6 +55,38 @@ pub fn container_env(host_term: Option<&str>) -> Vec<String> {
 }
 // ANCHOR_END: container_env
 
+/// `base` with `extra` ("NAME=value", an image's variables) added; a variable of
+/// `extra` replaces one of the same name in `base`.
+pub fn with_extra_env(base: Vec<String>, extra: &[String]) -> Vec<String> {
+    let name = |var: &str| var.split('=').next().unwrap_or("").to_string();
+    let mut env: Vec<String> = base
+        .into_iter()
+        .filter(|var| !extra.iter().any(|e| name(e) == name(var)))
+        .collect();
+    env.extend(extra.iter().cloned());
+    env
+}
+
+/// Moves into the container's working directory (made if missing, as Docker does)
+/// and takes its user's ids, when the container has them (from an image).
+pub fn enter_workdir_and_user(container: &crate::lifecycle::Container) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(workdir) = &container.workdir {
+        std::fs::create_dir_all(workdir)
+            .with_context(|| format!("creating the working directory {}", workdir.display()))?;
+        verbose::say(format_args!("chdir({workdir:?})"));
+        nix::unistd::chdir(workdir).with_context(|| format!("chdir({}) failed", workdir.display()))?;
+    }
+    if let Some((uid, gid)) = container.user {
+        let (uid, gid) = (nix::unistd::Uid::from_raw(uid), nix::unistd::Gid::from_raw(gid));
+        verbose::say(format_args!("setgroups([{gid}]); setresgid({gid}); setresuid({uid})"));
+        nix::unistd::setgroups(&[gid]).context("setgroups(2) failed")?;
+        nix::unistd::setresgid(gid, gid, gid).context("setresgid(2) failed")?;
+        nix::unistd::setresuid(uid, uid, uid).context("setresuid(2) failed")?;
+    }
+    Ok(())
+}
+
 /// Replaces this process with the container's command, execve(2). Returns only on
 /// failure, with the exit status and a message saying what to do.
 pub fn exec_command(command: &[String], env: &[String]) -> Result<Infallible, (i32, String)> {

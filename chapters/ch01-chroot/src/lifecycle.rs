@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -32,31 +32,52 @@ pub struct Container {
     pub rootfs: PathBuf,
     /// The command and its arguments.
     pub command: Vec<String>,
+    /// Variables ("NAME=value") added to the command's environment (an image's).
+    pub env: Vec<String>,
+    /// The directory the command starts in, inside the container (default "/").
+    pub workdir: Option<PathBuf>,
+    /// The uid and gid the command runs as, inside the container (default root).
+    pub user: Option<(u32, u32)>,
 }
 
 impl Container {
     /// Checks the command line before anything is changed on the host.
     pub fn from_args(args: &ContainerArgs) -> Result<Container> {
+        let rootfs = args.rootfs.as_ref().context(
+            "--rootfs DIR is missing: give the directory that becomes the container's root filesystem \
+             (the workshop's default is /var/lib/workshop/busybox)",
+        )?;
+        Container::new(rootfs, args.command.clone())
+    }
+
+    /// A container for `command` in `rootfs`, with a new id.
+    pub fn new(rootfs: &Path, command: Vec<String>) -> Result<Container> {
         if !Uid::effective().is_root() {
             bail!(
                 "the runtime must run as root (namespaces, chroot and mounts need it): \
                  use sudo, or `cargo run`, which re-executes it with sudo for you"
             );
         }
-        let rootfs = args.rootfs.canonicalize().with_context(|| {
+        let rootfs = rootfs.canonicalize().with_context(|| {
             format!(
                 "the rootfs {} does not exist: pass --rootfs DIR with a root filesystem in it \
                  (`sudo scripts/make-rootfs.sh DIR` makes one; the workshop's default is /var/lib/workshop/busybox)",
-                args.rootfs.display()
+                rootfs.display()
             )
         })?;
         if !rootfs.is_dir() {
             bail!("the rootfs {} is not a directory", rootfs.display());
         }
+        if command.is_empty() {
+            bail!("no command to run: give one after the options (and after `--` if it has flags of its own)");
+        }
         Ok(Container {
             id: new_container_id()?,
             rootfs,
-            command: args.command.clone(),
+            command,
+            env: Vec::new(),
+            workdir: None,
+            user: None,
         })
     }
 }
@@ -77,10 +98,15 @@ pub fn run_container(args: &ContainerArgs, mechanisms: &mut [Box<dyn Mechanism>]
     if args.verbose {
         verbose::enable();
     }
-    let container = match Container::from_args(args) {
-        Ok(container) => container,
-        Err(error) => return runtime_error(error),
-    };
+    match Container::from_args(args) {
+        Ok(container) => run_prepared_container(&container, mechanisms),
+        Err(error) => runtime_error(error),
+    }
+}
+
+/// Runs a container already described (by the command line or by an image).
+pub fn run_prepared_container(container: &Container, mechanisms: &mut [Box<dyn Mechanism>]) -> i32 {
+    let container = container.clone();
     let mut prepared = 0;
     let outcome = without_panics(|| start_and_wait(&container, mechanisms, &mut prepared));
 
@@ -207,9 +233,15 @@ fn set_up_and_exec(
     for mechanism in mechanisms.iter_mut() {
         mechanism.child_before_exec(container).map_err(failed)?;
     }
-    // A hook that changed our credentials (setresuid in a user namespace) also
-    // cleared the parent-death signal: ask for it again, then make sure the parent
-    // did not die in between (its end of the channel would be closed).
+    let env = command::with_extra_env(
+        command::container_env(std::env::var("TERM").ok().as_deref()),
+        &container.env,
+    );
+    command::enter_workdir_and_user(container).map_err(failed)?;
+    // A hook that changed our credentials (setresuid in a user namespace, or the
+    // image's user just above) also cleared the parent-death signal: ask for it
+    // again, then make sure the parent did not die in between (its end of the
+    // channel would be closed).
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
     if channel.parent_is_gone() {
         return Err((
@@ -217,7 +249,6 @@ fn set_up_and_exec(
             "the runtime went away during the container's setup".to_string(),
         ));
     }
-    let env = command::container_env(std::env::var("TERM").ok().as_deref());
     signals::reset_for_exec().map_err(failed)?;
     command::exec_command(&container.command, &env)
 }

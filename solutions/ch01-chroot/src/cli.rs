@@ -10,9 +10,10 @@ use crate::exit_status::RUNTIME_ERROR;
 /// The flags every chapter's `run` has.
 #[derive(Args, Debug, Clone)]
 pub struct ContainerArgs {
-    /// The directory that becomes the container's root filesystem.
+    /// The directory that becomes the container's root filesystem (required until
+    /// chapter 09, where an image can be given instead).
     #[arg(long, value_name = "DIR")]
-    pub rootfs: PathBuf,
+    pub rootfs: Option<PathBuf>,
 
     /// Narrate every kernel call the runtime makes, in order, on stderr.
     #[arg(short, long)]
