@@ -21,6 +21,7 @@ PACKAGES=(
   build-essential gcc libc6-dev # cc + glibc static libs (static probe program)
   git curl ca-certificates pkg-config
   iproute2 procps util-linux sudo
+  docker-registry skopeo umoci  # chapters 09-10: a real registry, a real client, an independent unpacker
 )
 
 step="start"

@@ -15,7 +15,10 @@ pub mod ch05;
 pub mod ch06;
 pub mod ch07;
 pub mod ch08;
+pub mod ch09;
 mod netns;
+pub mod oci;
+pub mod registry;
 mod sandbox;
 
 pub use netns::NetNs;

@@ -1,0 +1,85 @@
+//! Chapter 09: images. `pull IMAGE` fetches an image from a registry with the OCI
+//! distribution API (authentication, image indexes and the platform choice,
+//! every byte verified against its digest) and unpacks its layers safely, applying
+//! whiteouts; `images` lists what is stored; `run IMAGE` runs it with its config's
+//! defaults (entrypoint and cmd, env, working dir, user). `--rootfs DIR` still works.
+
+pub mod image;
+pub mod ownership;
+pub mod pull;
+pub mod reference;
+pub mod registry;
+pub mod store;
+pub mod unpack;
+
+use anyhow::{Context, Result};
+use ch01::{verbose, Container};
+use clap::Args;
+
+use crate::image::{command_for, resolve_user};
+use crate::reference::parse_reference;
+
+/// `run`'s flags: those of the chapters before, plus this chapter's.
+#[derive(Args, Debug, Clone)]
+#[group(skip)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub previous: ch08::RunArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// How to reach the registry.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryArgs {
+    /// Use plain HTTP (loopback registries always do, as Docker does for localhost).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Runs a container: on `--rootfs DIR` as before, or on IMAGE (the first word
+/// after the options), pulled first if it is not in the store yet.
+pub fn run(args: &RunArgs) -> i32 {
+    let container_args = &args
+        .previous
+        .previous
+        .previous
+        .previous
+        .previous
+        .previous
+        .previous
+        .container;
+    let mut mechanisms = ch08::mechanisms(&args.previous);
+    if container_args.rootfs.is_some() {
+        return ch01::run_container(container_args, &mut mechanisms);
+    }
+    if container_args.verbose {
+        verbose::enable();
+    }
+    match container_from_image(&container_args.command, args.registry.insecure) {
+        Ok(container) => ch01::lifecycle::run_prepared_container(&container, &mut mechanisms),
+        Err(error) => {
+            eprintln!("workshop: error: {error:#}");
+            ch01::exit_status::RUNTIME_ERROR
+        }
+    }
+}
+
+/// IMAGE [COMMAND...] as a container: the image's root filesystem, and its config's
+/// command, environment, working directory and user. The image is pulled only if
+/// the store does not have it: a container start pays nothing for pulling.
+pub fn container_from_image(words: &[String], insecure: bool) -> Result<Container> {
+    let (image, command) = words.split_first().context("give --rootfs DIR or an IMAGE to run")?;
+    let reference = parse_reference(image)?;
+    let stored = match store::find(&reference)? {
+        Some(stored) => stored,
+        None => pull::pull(&reference, insecure).with_context(|| format!("pulling {reference}"))?,
+    };
+    let config = stored.config()?.config;
+    let rootfs = stored.rootfs();
+    let mut container = Container::new(&rootfs, command_for(&config, command)?)?;
+    container.env = config.env.clone().unwrap_or_default();
+    container.workdir = config.working_dir.clone().filter(|dir| !dir.is_empty()).map(Into::into);
+    container.user = resolve_user(config.user.as_deref().unwrap_or(""), &rootfs)?;
+    Ok(container)
+}

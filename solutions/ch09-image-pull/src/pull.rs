@@ -1,0 +1,148 @@
+//! `pull`: from a reference to a complete image in the store. Every byte is
+//! verified: the manifest against its digest, each blob as it streams, each
+//! layer's uncompressed content against the config's diff ID.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ch01::verbose;
+use flate2::read::GzDecoder;
+use sha2::{Digest, Sha256};
+
+use crate::image::{is_index, select_platform, this_platform, ImageConfig, Index, Manifest};
+use crate::reference::Reference;
+use crate::registry::{check_digest, Registry};
+use crate::store::{self, StoredImage, WorkDir};
+
+/// Pulls `reference` into the store (or finds it there already) and returns it.
+pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
+    let registry = Registry::connect(reference, insecure)?;
+    let (bytes, media_type, digest) = registry.manifest(reference.manifest_reference(), reference.digest.as_deref())?;
+    let (bytes, digest) = if is_index(&media_type, &bytes) {
+        let index: Index = serde_json::from_slice(&bytes).context("the image index is not valid")?;
+        let entry = select_platform(&index, &this_platform())?;
+        verbose::say(format_args!(
+            "index: {} is the manifest for this platform",
+            entry.digest
+        ));
+        let (bytes, _, digest) = registry.manifest(&entry.digest, Some(&entry.digest))?;
+        (bytes, digest)
+    } else {
+        (bytes, digest)
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
+    let size: u64 = manifest.layers.iter().map(|l| l.size).sum();
+    let dir = store::image_dir(&digest);
+    if dir.join("rootfs").is_dir() {
+        say(&format!("{reference}: already exists ({digest})"));
+        store::record(reference, &digest, size)?;
+        return Ok(StoredImage {
+            dir,
+            record: store::RefRecord {
+                reference: reference.to_string(),
+                manifest_digest: digest,
+                size,
+            },
+        });
+    }
+
+    let work = WorkDir::new(&digest.trim_start_matches("sha256:")[..12])?;
+    let config_file = work.0.join("config.json");
+    registry.download_blob(&manifest.config.digest, &config_file, |_| {})?;
+    let config: ImageConfig =
+        serde_json::from_slice(&std::fs::read(&config_file)?).context("the image config is not valid")?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "the manifest has {} layers but the config {} diff IDs: refused",
+            manifest.layers.len(),
+            config.rootfs.diff_ids.len()
+        );
+    }
+    let rootfs = work.0.join("rootfs");
+    std::fs::create_dir(&rootfs)?;
+    for (layer, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
+        let short = &layer.digest.trim_start_matches("sha256:")[..12];
+        let blob = work.0.join("layer");
+        let total = layer.size;
+        registry.download_blob(&layer.digest, &blob, |done| progress(short, "Downloading", done, total))?;
+        progress(short, "Extracting", total, total);
+        unpack_verified(&blob, &layer.media_type, diff_id, &rootfs)
+            .with_context(|| format!("layer {}", layer.digest))?;
+        std::fs::remove_file(&blob)?;
+        say(&format!("{short}: Pull complete"));
+    }
+    crate::ownership::shift_to_mapped_root(&rootfs)?;
+    std::fs::write(work.0.join("manifest.json"), &bytes)?;
+    std::fs::remove_file(work.0.join("pid"))?;
+    std::fs::create_dir_all(store::IMAGES_DIR)?;
+    match std::fs::rename(&work.0, &dir) {
+        Ok(()) => {}
+        // Another pull of the same image finished first: theirs is as good.
+        Err(_) if dir.join("rootfs").is_dir() => {}
+        Err(error) => return Err(error).context("moving the pulled image into the store"),
+    }
+    store::record(reference, &digest, size)?;
+    say(&format!("Digest: {digest}"));
+    Ok(StoredImage {
+        dir,
+        record: store::RefRecord {
+            reference: reference.to_string(),
+            manifest_digest: digest,
+            size,
+        },
+    })
+}
+
+/// Unpacks the layer file `blob` onto `rootfs`, checking that its uncompressed
+/// content has the digest `diff_id`.
+fn unpack_verified(blob: &Path, media_type: &str, diff_id: &str, rootfs: &Path) -> Result<()> {
+    let file = std::fs::File::open(blob)?;
+    let uncompressed: Box<dyn Read> = if media_type.ends_with("gzip") || media_type.is_empty() {
+        Box::new(GzDecoder::new(file))
+    } else if media_type.ends_with(".tar") {
+        Box::new(file)
+    } else {
+        bail!("layers of type {media_type} are not supported (gzip-compressed or plain tar only)");
+    };
+    let mut hashing = HashingReader {
+        inner: uncompressed,
+        hasher: Sha256::new(),
+    };
+    crate::unpack::unpack_layer(&mut hashing, rootfs)?;
+    std::io::copy(&mut hashing, &mut std::io::sink())?; // the tar's end padding counts too
+    check_digest(diff_id, &format!("sha256:{:x}", hashing.hasher.finalize())).context("the layer's diff ID")
+}
+
+/// A reader that hashes what goes through it.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buffer)?;
+        self.hasher.update(&buffer[..n]);
+        Ok(n)
+    }
+}
+
+/// A status line, on the terminal only (quiet when stderr is not a terminal).
+fn say(line: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    }
+}
+
+/// "abcdef012345: Downloading 1.2/3.4 MB", updated in place on a terminal.
+fn progress(layer: &str, what: &str, done: u64, total: u64) {
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let mb = |bytes: u64| bytes as f64 / 1e6;
+        let _ = write!(stderr, "\r{layer}: {what} {:.1}/{:.1} MB\x1b[K", mb(done), mb(total));
+        if what == "Extracting" {
+            let _ = writeln!(stderr);
+        }
+    }
+}
