@@ -14,15 +14,15 @@ const IMAGES_DIR: &str = "/var/lib/workshop/images";
 
 /// A registry, a layout to build images in, and what the check pulled (removed
 /// from the store at the end, so checks running at once never share an image).
-struct Fixture {
-    binary: String,
-    registry: Registry,
-    layout: tempfile::TempDir,
+pub(crate) struct Fixture {
+    pub(crate) binary: String,
+    pub(crate) registry: Registry,
+    pub(crate) layout: tempfile::TempDir,
     pulled: Vec<(String, String)>,
 }
 
 impl Fixture {
-    fn new(binary: &str) -> Fixture {
+    pub(crate) fn new(binary: &str) -> Fixture {
         let layout = tempfile::Builder::new().prefix("workshop-oci-").tempdir().unwrap();
         Fixture {
             binary: binary.to_string(),
@@ -34,7 +34,7 @@ impl Fixture {
 
     /// Builds `images` under `tag` and pushes them as workshop/NAME:tag; returns
     /// the full reference and what was written.
-    fn push(&self, name: &str, tag: &str, images: &[ImageSpec], as_index: bool) -> (String, oci::Written) {
+    pub(crate) fn push(&self, name: &str, tag: &str, images: &[ImageSpec], as_index: bool) -> (String, oci::Written) {
         let written = oci::write_layout(self.layout.path(), tag, images, as_index);
         oci::push(
             self.layout.path(),
@@ -46,7 +46,7 @@ impl Fixture {
     }
 
     /// `BINARY pull IMAGE` (on the host's network: the registry is on its loopback).
-    fn pull(&mut self, image: &str) -> Output {
+    pub(crate) fn pull(&mut self, image: &str) -> Output {
         let sandbox = Sandbox::new(&self.binary);
         let output = sandbox.run_raw(&["pull".to_string(), image.to_string()], None, &[]);
         if let Some((reference, digest)) = output.stdout.trim().rsplit_once(": ") {
@@ -78,7 +78,7 @@ impl Drop for Fixture {
 }
 
 /// A layer that makes every check's image its own (different digests).
-fn marker(check: &str) -> oci::Layer {
+pub(crate) fn marker(check: &str) -> oci::Layer {
     oci::layer(&[
         Entry::dir("etc", 0o755),
         Entry::file("etc/made-for", 0o644, format!("{check} {}\n", std::process::id())),
@@ -86,7 +86,7 @@ fn marker(check: &str) -> oci::Layer {
 }
 
 /// The busybox + probe root filesystem of a sandbox, as a layer.
-fn busybox_layer(binary: &str) -> oci::Layer {
+pub(crate) fn busybox_layer(binary: &str) -> oci::Layer {
     let sandbox = Sandbox::new(binary);
     oci::layer(&oci::entries_from_dir(&sandbox.rootfs))
 }

@@ -26,13 +26,27 @@ pub struct Overlay {
     keep: bool,
     map: IdMap,
     dir: Option<PathBuf>,
+    /// Read-only layers under the rootfs, top first (an image's, chapter 10).
+    below: Vec<PathBuf>,
 }
 
 impl Overlay {
     /// `keep`: leave the upper layer on disk at the end (`--keep`). `map`: the user
     /// namespace's map, whose root must own the upper layer.
     pub fn new(keep: bool, map: IdMap) -> Overlay {
-        Overlay { keep, map, dir: None }
+        Overlay {
+            keep,
+            map,
+            dir: None,
+            below: Vec::new(),
+        }
+    }
+
+    /// Stacks the rootfs on these read-only layers (top first): an image's layers
+    /// as overlayfs lower directories, shared by every container of the image.
+    pub fn stacked_on(mut self, below: Vec<PathBuf>) -> Overlay {
+        self.below = below;
+        self
     }
 }
 
@@ -62,7 +76,13 @@ impl Mechanism for Overlay {
         // rootfs *is* the merged view from now on, and the mount namespace's
         // pivot_root (chapter 03) makes it "/".
         let rootfs = &container.rootfs;
-        mount_overlay(rootfs, &dir.join("upper"), &dir.join("work"), rootfs)
+        // Several lower layers are written "TOP:...:BOTTOM" (overlayfs's own syntax).
+        let mut lower = rootfs.as_os_str().to_owned();
+        for layer in &self.below {
+            lower.push(":");
+            lower.push(layer);
+        }
+        mount_overlay(Path::new(&lower), &dir.join("upper"), &dir.join("work"), rootfs)
     }
 
     fn cleanup(&mut self, _container: &Container) -> Result<()> {

@@ -96,7 +96,7 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
 
 /// Unpacks the layer file `blob` onto `rootfs`, checking that its uncompressed
 /// content has the digest `diff_id`.
-fn unpack_verified(blob: &Path, media_type: &str, diff_id: &str, rootfs: &Path) -> Result<()> {
+pub fn unpack_verified(blob: &Path, media_type: &str, diff_id: &str, rootfs: &Path) -> Result<()> {
     let file = std::fs::File::open(blob)?;
     let uncompressed: Box<dyn Read> = if media_type.ends_with("gzip") || media_type.is_empty() {
         Box::new(GzDecoder::new(file))

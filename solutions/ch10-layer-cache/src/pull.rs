@@ -1,0 +1,99 @@
+//! `pull`, with the cache: a blob or a layer the store has already is never
+//! fetched or unpacked again, whichever image it came with.
+
+use std::io::IsTerminal;
+
+use anyhow::{bail, Context, Result};
+use ch01::verbose;
+use flate2::read::GzDecoder;
+
+use ch09::image::{is_index, select_platform, this_platform, ImageConfig, Index, Manifest};
+use ch09::reference::Reference;
+use ch09::registry::Registry;
+
+use crate::store::{self, ImageRecord, WorkDir};
+
+/// Pulls `reference` into the store, fetching only what it does not have.
+pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
+    let registry = Registry::connect(reference, insecure)?;
+    let (bytes, media_type, digest) = registry.manifest(reference.manifest_reference(), reference.digest.as_deref())?;
+    let (bytes, digest) = if is_index(&media_type, &bytes) {
+        let index: Index = serde_json::from_slice(&bytes).context("the image index is not valid")?;
+        let entry = select_platform(&index, &this_platform())?;
+        let (bytes, _, digest) = registry.manifest(&entry.digest, Some(&entry.digest))?;
+        (bytes, digest)
+    } else {
+        (bytes, digest)
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
+    let work = WorkDir::new()?;
+    // What this pull will refer to, for a garbage collection running meanwhile.
+    let uses: String = std::iter::once(&manifest.config.digest)
+        .chain(manifest.layers.iter().map(|l| &l.digest))
+        .map(|d| format!("{}\n", d.trim_start_matches("sha256:")))
+        .collect();
+    std::fs::write(work.0.join("uses"), uses)?;
+    let config_blob = fetch_blob(&registry, &manifest.config.digest, &work)?;
+    let config: ImageConfig =
+        serde_json::from_slice(&std::fs::read(config_blob)?).context("the image config is not valid")?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        bail!(
+            "the manifest has {} layers but the config {} diff IDs: refused",
+            manifest.layers.len(),
+            config.rootfs.diff_ids.len()
+        );
+    }
+    for (layer, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
+        let short = &layer.digest.trim_start_matches("sha256:")[..12];
+        if store::layer_path(diff_id).is_dir() {
+            say(&format!("{short}: Already exists"));
+            continue;
+        }
+        let blob = fetch_blob(&registry, &layer.digest, &work)?;
+        let mut uses = std::fs::OpenOptions::new().append(true).open(work.0.join("uses"))?;
+        std::io::Write::write_all(
+            &mut uses,
+            format!("{}\n", diff_id.trim_start_matches("sha256:")).as_bytes(),
+        )?;
+        let unpacked = work.0.join(diff_id.trim_start_matches("sha256:"));
+        std::fs::create_dir(&unpacked)?;
+        ch09::pull::unpack_verified(&blob, &layer.media_type, diff_id, &unpacked)
+            .with_context(|| format!("layer {}", layer.digest))?;
+        let marked = crate::whiteouts::mark_whiteouts(GzDecoder::new(std::fs::File::open(&blob)?), &unpacked)?;
+        verbose::say(format_args!(
+            "layer {short}: unpacked, {marked} whiteout(s) marked for overlayfs"
+        ));
+        ch09::ownership::shift_to_mapped_root(&unpacked)?;
+        store::commit(&unpacked, &store::layer_path(diff_id))?;
+        say(&format!("{short}: Pull complete"));
+    }
+    let record = ImageRecord {
+        reference: reference.to_string(),
+        manifest_digest: digest.clone(),
+        config_digest: manifest.config.digest.clone(),
+        blobs: manifest.layers.iter().map(|l| l.digest.clone()).collect(),
+        layers: config.rootfs.diff_ids.clone(),
+        size: manifest.layers.iter().map(|l| l.size).sum(),
+    };
+    store::record(&record)?;
+    say(&format!("Digest: {digest}"));
+    Ok(record)
+}
+
+/// The blob `digest` from the store, or fetched, verified and committed to it.
+fn fetch_blob(registry: &Registry, digest: &str, work: &WorkDir) -> Result<std::path::PathBuf> {
+    let path = store::blob_path(digest);
+    if path.is_file() {
+        return Ok(path);
+    }
+    let download = work.0.join(digest.trim_start_matches("sha256:"));
+    registry.download_blob(digest, &download, |_| {})?;
+    store::commit(&download, &path)?;
+    Ok(path)
+}
+
+fn say(line: &str) {
+    if std::io::stderr().is_terminal() {
+        eprintln!("{line}");
+    }
+}
