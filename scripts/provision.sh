@@ -15,6 +15,7 @@
 set -euo pipefail
 
 ROOTFS=/var/lib/workshop/busybox
+OCI_DIR=/var/lib/workshop/oci
 MDBOOK_VERSION=0.5.4
 PACKAGES=(
   busybox-static                # /bin/busybox, static: the demo rootfs
@@ -136,6 +137,10 @@ fi
 # ---- 5. default root filesystem ----------------------------------------------
 say "rootfs: $ROOTFS"
 bash "$here/make-rootfs.sh" "$ROOTFS"
+
+# ---- 5b. images for chapters 09-10, so the class works offline -----------------
+say "images: $OCI_DIR (and the local registry, when one runs)"
+bash "$here/preload-images.sh" "$ROOTFS"
 
 # ---- 6. pre-build, so the class works without Wi-Fi --------------------------
 if [ ! -f "$repo/Cargo.toml" ]; then
