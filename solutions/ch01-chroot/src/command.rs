@@ -114,7 +114,12 @@ pub fn exec_command(command: &[String], env: &[String]) -> Result<Infallible, (i
     let path = if program.contains('/') {
         PathBuf::from(program)
     } else {
-        find_in_path(program, DEFAULT_PATH).map_err(|error| describe(&error))?
+        // The container's own PATH (an image may set one), else the default.
+        let path = env
+            .iter()
+            .find_map(|var| var.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        find_in_path(program, path).map_err(|error| describe(&error, path))?
     };
     let cstring = |s: &str| CString::new(s).map_err(|_| (RUNTIME_ERROR, format!("{s:?} contains a NUL byte")));
     let c_path = cstring(&path.to_string_lossy())?;
@@ -140,10 +145,10 @@ fn exec_failure(path: &Path, errno: Errno) -> (i32, String) {
     }
 }
 
-fn describe(error: &CommandError) -> (i32, String) {
+fn describe(error: &CommandError, path: &str) -> (i32, String) {
     let message = match error {
         CommandError::NotFound(name) => {
-            format!("{name}: command not found in the rootfs (searched PATH={DEFAULT_PATH})")
+            format!("{name}: command not found in the rootfs (searched PATH={path})")
         }
         CommandError::NotExecutable(path) => {
             format!(
