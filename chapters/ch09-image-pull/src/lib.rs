@@ -78,11 +78,22 @@ pub fn container_from_image(words: &[String], insecure: bool) -> Result<Containe
         Some(stored) => stored,
         None => pull::pull(&reference, insecure).with_context(|| format!("pulling {reference}"))?,
     };
-    let config = stored.config()?.config;
     let rootfs = stored.rootfs();
-    let mut container = Container::new(&rootfs, command_for(&config, command)?)?;
+    container_with_config(&rootfs, &stored.config()?.config, command, &rootfs)
+}
+
+/// A container on `rootfs` as the image's config says: its command (entrypoint,
+/// then `command` or its Cmd), environment, working directory and user (looked up
+/// in `etc/passwd` under `passwd_root`).
+pub fn container_with_config(
+    rootfs: &std::path::Path,
+    config: &image::RunConfig,
+    command: &[String],
+    passwd_root: &std::path::Path,
+) -> Result<Container> {
+    let mut container = Container::new(rootfs, command_for(config, command)?)?;
     container.env = config.env.clone().unwrap_or_default();
     container.workdir = config.working_dir.clone().filter(|dir| !dir.is_empty()).map(Into::into);
-    container.user = resolve_user(config.user.as_deref().unwrap_or(""), &rootfs)?;
+    container.user = resolve_user(config.user.as_deref().unwrap_or(""), passwd_root)?;
     Ok(container)
 }

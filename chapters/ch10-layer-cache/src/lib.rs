@@ -15,7 +15,6 @@ pub mod whiteouts;
 use anyhow::{Context, Result};
 use ch01::{verbose, Container, Mechanism};
 
-use ch09::image::{command_for, resolve_user};
 use ch09::reference::parse_reference;
 
 /// `run`'s flags: those of chapter 09 (this chapter adds none).
@@ -70,20 +69,13 @@ pub fn container_from_store(words: &[String], insecure: bool) -> Result<(Contain
     // Top first, as overlayfs wants them.
     let mut layers: Vec<std::path::PathBuf> = record.layers.iter().rev().map(|l| store::layer_path(l)).collect();
     let top = layers.remove(0);
-    let mut container = Container::new(&top, command_for(&config.config, command)?)?;
-    container.env = config.config.env.clone().unwrap_or_default();
-    container.workdir = config
-        .config
-        .working_dir
-        .clone()
-        .filter(|d| !d.is_empty())
-        .map(Into::into);
     // The image's /etc/passwd may be in any layer: look in the top one that has it.
     let passwd_layer = std::iter::once(&top)
         .chain(&layers)
         .find(|l| l.join("etc/passwd").exists())
-        .unwrap_or(&top);
-    container.user = resolve_user(config.config.user.as_deref().unwrap_or(""), passwd_layer)?;
+        .unwrap_or(&top)
+        .clone();
+    let container = ch09::container_with_config(&top, &config.config, command, &passwd_layer)?;
     Ok((container, layers))
 }
 

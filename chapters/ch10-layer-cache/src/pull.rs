@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use ch01::verbose;
 use flate2::read::GzDecoder;
 
-use ch09::image::{is_index, select_platform, this_platform, ImageConfig, Index, Manifest};
+use ch09::image::{ImageConfig, Manifest};
 use ch09::reference::Reference;
 use ch09::registry::Registry;
 
@@ -16,15 +16,7 @@ use crate::store::{self, ImageRecord, WorkDir};
 /// Pulls `reference` into the store, fetching only what it does not have.
 pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
     let registry = Registry::connect(reference, insecure)?;
-    let (bytes, media_type, digest) = registry.manifest(reference.manifest_reference(), reference.digest.as_deref())?;
-    let (bytes, digest) = if is_index(&media_type, &bytes) {
-        let index: Index = serde_json::from_slice(&bytes).context("the image index is not valid")?;
-        let entry = select_platform(&index, &this_platform())?;
-        let (bytes, _, digest) = registry.manifest(&entry.digest, Some(&entry.digest))?;
-        (bytes, digest)
-    } else {
-        (bytes, digest)
-    };
+    let (bytes, digest) = ch09::pull::manifest_for_this_platform(&registry, reference)?;
     let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
     let work = WorkDir::new()?;
     // What this pull will refer to, for a garbage collection running meanwhile.

@@ -18,19 +18,7 @@ use crate::store::{self, StoredImage, WorkDir};
 /// Pulls `reference` into the store (or finds it there already) and returns it.
 pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
     let registry = Registry::connect(reference, insecure)?;
-    let (bytes, media_type, digest) = registry.manifest(reference.manifest_reference(), reference.digest.as_deref())?;
-    let (bytes, digest) = if is_index(&media_type, &bytes) {
-        let index: Index = serde_json::from_slice(&bytes).context("the image index is not valid")?;
-        let entry = select_platform(&index, &this_platform())?;
-        verbose::say(format_args!(
-            "index: {} is the manifest for this platform",
-            entry.digest
-        ));
-        let (bytes, _, digest) = registry.manifest(&entry.digest, Some(&entry.digest))?;
-        (bytes, digest)
-    } else {
-        (bytes, digest)
-    };
+    let (bytes, digest) = manifest_for_this_platform(&registry, reference)?;
     let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
     let size: u64 = manifest.layers.iter().map(|l| l.size).sum();
     let dir = store::image_dir(&digest);
@@ -92,6 +80,23 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
             size,
         },
     })
+}
+
+/// The manifest `reference` names, for this machine: through the image index when
+/// the reference names one. Returns its bytes (verified) and digest.
+pub fn manifest_for_this_platform(registry: &Registry, reference: &Reference) -> Result<(Vec<u8>, String)> {
+    let (bytes, media_type, digest) = registry.manifest(reference.manifest_reference(), reference.digest.as_deref())?;
+    if !is_index(&media_type, &bytes) {
+        return Ok((bytes, digest));
+    }
+    let index: Index = serde_json::from_slice(&bytes).context("the image index is not valid")?;
+    let entry = select_platform(&index, &this_platform())?;
+    verbose::say(format_args!(
+        "index: {} is the manifest for this platform",
+        entry.digest
+    ));
+    let (bytes, _, digest) = registry.manifest(&entry.digest, Some(&entry.digest))?;
+    Ok((bytes, digest))
 }
 
 /// Unpacks the layer file `blob` onto `rootfs`, checking that its uncompressed
