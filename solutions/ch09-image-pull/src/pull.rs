@@ -102,14 +102,7 @@ pub fn manifest_for_this_platform(registry: &Registry, reference: &Reference) ->
 /// Unpacks the layer file `blob` onto `rootfs`, checking that its uncompressed
 /// content has the digest `diff_id`.
 pub fn unpack_verified(blob: &Path, media_type: &str, diff_id: &str, rootfs: &Path) -> Result<()> {
-    let file = std::fs::File::open(blob)?;
-    let uncompressed: Box<dyn Read> = if media_type.ends_with("gzip") || media_type.is_empty() {
-        Box::new(GzDecoder::new(file))
-    } else if media_type.ends_with(".tar") {
-        Box::new(file)
-    } else {
-        bail!("layers of type {media_type} are not supported (gzip-compressed or plain tar only)");
-    };
+    let uncompressed = open_layer(blob, media_type)?;
     let mut hashing = HashingReader {
         inner: uncompressed,
         hasher: Sha256::new(),
@@ -117,6 +110,18 @@ pub fn unpack_verified(blob: &Path, media_type: &str, diff_id: &str, rootfs: &Pa
     crate::unpack::unpack_layer(&mut hashing, rootfs)?;
     std::io::copy(&mut hashing, &mut std::io::sink())?; // the tar's end padding counts too
     check_digest(diff_id, &format!("sha256:{:x}", hashing.hasher.finalize())).context("the layer's diff ID")
+}
+
+/// The layer file `blob` as an uncompressed tar stream, by its media type.
+pub fn open_layer(blob: &Path, media_type: &str) -> Result<Box<dyn Read>> {
+    let file = std::fs::File::open(blob)?;
+    if media_type.ends_with("gzip") || media_type.is_empty() {
+        Ok(Box::new(GzDecoder::new(file)))
+    } else if media_type.ends_with(".tar") {
+        Ok(Box::new(file))
+    } else {
+        bail!("layers of type {media_type} are not supported (gzip-compressed or plain tar only)");
+    }
 }
 
 /// A reader that hashes what goes through it.

@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 
 use anyhow::{bail, Context, Result};
 use ch01::verbose;
-use flate2::read::GzDecoder;
 
 use ch09::image::{ImageConfig, Manifest};
 use ch09::reference::Reference;
@@ -37,21 +36,23 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
     }
     for (layer, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
         let short = &layer.digest.trim_start_matches("sha256:")[..12];
-        if store::layer_path(diff_id).is_dir() {
-            say(&format!("{short}: Already exists"));
-            continue;
-        }
-        let blob = fetch_blob(&registry, &layer.digest, &work)?;
+        // Listed before the check, so that a garbage collection cannot take a layer
+        // this pull is about to record.
         let mut uses = std::fs::OpenOptions::new().append(true).open(work.0.join("uses"))?;
         std::io::Write::write_all(
             &mut uses,
             format!("{}\n", diff_id.trim_start_matches("sha256:")).as_bytes(),
         )?;
+        if store::layer_path(diff_id).is_dir() {
+            say(&format!("{short}: Already exists"));
+            continue;
+        }
+        let blob = fetch_blob(&registry, &layer.digest, &work)?;
         let unpacked = work.0.join(diff_id.trim_start_matches("sha256:"));
         std::fs::create_dir(&unpacked)?;
         ch09::pull::unpack_verified(&blob, &layer.media_type, diff_id, &unpacked)
             .with_context(|| format!("layer {}", layer.digest))?;
-        let marked = crate::whiteouts::mark_whiteouts(GzDecoder::new(std::fs::File::open(&blob)?), &unpacked)?;
+        let marked = crate::whiteouts::mark_whiteouts(ch09::pull::open_layer(&blob, &layer.media_type)?, &unpacked)?;
         verbose::say(format_args!(
             "layer {short}: unpacked, {marked} whiteout(s) marked for overlayfs"
         ));

@@ -47,7 +47,7 @@ pub fn mark_one(marker: &Path, opaque: bool) -> Result<()> {
     // character device with device number 0 (mknod(2), SFlag::S_IFCHR, mode
     // 0, dev 0) named NAME in the same directory: overlayfs reads it as "NAME
     // is deleted". Create the directory first if the layer has none there.
-    let dir = marker.parent().context("a whiteout at the root of the layer")?;
+    let dir = marker.parent().context("a whiteout entry with no directory")?;
     std::fs::create_dir_all(dir)?;
     if opaque {
         verbose::say(format_args!("setxattr({dir:?}, \"user.overlay.opaque\", \"y\")"));
