@@ -249,6 +249,25 @@ fn no_work_dir_left() -> bool {
         .unwrap_or(true)
 }
 
+/// A layer whose uncompressed content is not the diff ID its config names is
+/// refused (its blob is intact: only the config lies about it).
+pub fn a_wrong_diff_id_is_refused(binary: &str) {
+    let mut fixture = Fixture::new(binary);
+    let mut layer = marker("diff id");
+    layer.diff_id = oci::sha256_digest(b"not this layer's content");
+    let (image, written) = fixture.push("diff-id", "v1", &[ImageSpec::new(vec![layer])], false);
+    let output = fixture.pull(&image);
+    expect(
+        output.code == Some(1)
+            && output.stderr.contains("diff ID")
+            && !Fixture::rootfs(&written.digest).exists()
+            && no_work_dir_left(),
+        "a layer whose uncompressed sha256 is not the config's diff ID should be refused, and nothing stored",
+        "`check_digest` in src/registry.rs (the pull checks each diff ID with it)",
+        &output,
+    );
+}
+
 /// From a multi-platform index, the pull takes this machine's platform.
 pub fn the_platform_of_this_machine_is_chosen(binary: &str) {
     let mut fixture = Fixture::new(binary);

@@ -34,6 +34,11 @@ fn check_digest_a_tampered_blob_is_refused() {
 }
 
 #[test]
+fn check_digest_a_wrong_diff_id_is_refused() {
+    ch09::a_wrong_diff_id_is_refused(BINARY);
+}
+
+#[test]
 fn safe_target_malicious_layers_are_refused() {
     ch09::malicious_layers_are_refused(BINARY);
 }
