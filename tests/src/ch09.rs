@@ -240,9 +240,15 @@ fn no_work_dir_left() -> bool {
                 .flatten()
                 .filter(|e| e.file_name().to_string_lossy().starts_with(".pull-"))
                 .all(|e| {
-                    let pid = std::fs::read_to_string(e.path().join("pid")).unwrap_or_default();
-                    pid.trim()
-                        .parse::<u32>()
+                    // The pull's PID is in the name: .pull-PID-...
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let pid = name
+                        .trim_start_matches(".pull-")
+                        .split('-')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
+                    pid.parse::<u32>()
                         .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
                 })
         })

@@ -62,7 +62,6 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
     }
     crate::ownership::shift_to_mapped_root(&rootfs)?;
     std::fs::write(work.0.join("manifest.json"), &bytes)?;
-    std::fs::remove_file(work.0.join("pid"))?;
     std::fs::create_dir_all(store::IMAGES_DIR)?;
     match std::fs::rename(&work.0, &dir) {
         Ok(()) => {}

@@ -75,10 +75,8 @@ fn used_by_pulls() -> HashSet<String> {
     entries(&Path::new(STORE_DIR).join("tmp"))
         .into_iter()
         .filter(|dir| {
-            let pid = std::fs::read_to_string(dir.join("pid")).unwrap_or_default();
-            pid.trim()
-                .parse::<i32>()
-                .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            dir.file_name()
+                .is_some_and(|name| ch09::store::pull_is_alive(&name.to_string_lossy()))
         })
         .filter_map(|dir| std::fs::read_to_string(dir.join("uses")).ok())
         .flat_map(|text| text.lines().map(str::to_string).collect::<Vec<_>>())

@@ -71,7 +71,7 @@ pub fn record(reference: &Reference, digest: &str, size: u64) -> Result<()> {
         manifest_digest: digest.to_string(),
         size,
     };
-    let temporary = file.with_extension("new");
+    let temporary = file.with_extension(format!("{}.new", std::process::id()));
     std::fs::write(&temporary, serde_json::to_string(&record)?)?;
     std::fs::rename(&temporary, &file)?;
     Ok(())
@@ -98,11 +98,22 @@ pub struct WorkDir(pub PathBuf);
 impl WorkDir {
     pub fn new(id: &str) -> Result<WorkDir> {
         reclaim_stale_work_dirs();
-        let dir = Path::new(IMAGES_DIR).join(format!(".pull-{id}"));
+        // The pull's PID is part of the name: there is no moment at which another
+        // pull could see the directory without knowing whose it is.
+        let dir = Path::new(IMAGES_DIR).join(format!(".pull-{}-{id}", std::process::id()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join("pid"), std::process::id().to_string())?;
         Ok(WorkDir(dir))
     }
+}
+
+/// Whether the pull that named a work directory "[.]pull-PID-..." still runs.
+pub fn pull_is_alive(name: &str) -> bool {
+    let pid = name
+        .trim_start_matches('.')
+        .strip_prefix("pull-")
+        .and_then(|rest| rest.split('-').next());
+    pid.and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
 }
 
 impl Drop for WorkDir {
@@ -120,11 +131,7 @@ fn reclaim_stale_work_dirs() {
         if !entry.file_name().to_string_lossy().starts_with(".pull-") {
             continue;
         }
-        let pid = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
-        let alive = pid
-            .trim()
-            .parse::<i32>()
-            .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        let alive = pull_is_alive(&entry.file_name().to_string_lossy());
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }

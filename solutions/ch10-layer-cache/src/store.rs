@@ -65,7 +65,7 @@ pub fn find(reference: &Reference) -> Result<Option<ImageRecord>> {
 pub fn record(record: &ImageRecord) -> Result<()> {
     let path = image_path(&record.reference);
     std::fs::create_dir_all(path.parent().unwrap())?;
-    let temporary = path.with_extension("new");
+    let temporary = path.with_extension(format!("{}.new", std::process::id()));
     std::fs::write(&temporary, serde_json::to_string_pretty(record)?)?;
     std::fs::rename(&temporary, &path)?;
     Ok(())
@@ -95,8 +95,8 @@ pub fn list() -> Vec<ImageRecord> {
     records
 }
 
-/// A work directory for one pull under store/tmp, stamped with the pull's PID and
-/// removed when dropped; work directories of pulls that are gone are removed by
+/// A work directory for one pull under store/tmp, named after the pull's PID
+/// (pull-PID-TIME) and removed when dropped; work directories of pulls that are gone are removed by
 /// the next pull. Nothing in tmp/ is ever trusted.
 pub struct WorkDir(pub PathBuf);
 
@@ -105,18 +105,13 @@ impl WorkDir {
         let tmp = Path::new(STORE_DIR).join("tmp");
         std::fs::create_dir_all(&tmp)?;
         for entry in std::fs::read_dir(&tmp)?.flatten() {
-            let pid = std::fs::read_to_string(entry.path().join("pid")).unwrap_or_default();
-            let alive = pid
-                .trim()
-                .parse::<i32>()
-                .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            let alive = ch09::store::pull_is_alive(&entry.file_name().to_string_lossy());
             if !alive {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
         let dir = tmp.join(format!("pull-{}-{}", std::process::id(), nanos()));
         std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join("pid"), std::process::id().to_string())?;
         Ok(WorkDir(dir))
     }
 }
