@@ -143,12 +143,18 @@ pub fn nothing_of_the_overlay_remains(binary: &str) {
     );
 }
 
-/// A volume's data outlives the container, and belongs to the mapped root.
-pub fn volume_data_persists(binary: &str) {
-    let sandbox = sandbox(binary);
+/// A directory of the sandbox for a volume, owned by the mapped root (who writes in it).
+fn volume_dir(sandbox: &Sandbox) -> PathBuf {
     let volume = sandbox.dir.join("volume");
     std::fs::create_dir(&volume).unwrap();
     std::os::unix::fs::chown(&volume, Some(MAPPED_ROOT), Some(MAPPED_ROOT)).unwrap();
+    volume
+}
+
+/// A volume's data outlives the container, and belongs to the mapped root.
+pub fn volume_data_persists(binary: &str) {
+    let sandbox = sandbox(binary);
+    let volume = volume_dir(&sandbox);
     let flag = format!("{}:/data", volume.display());
     let first = sandbox.run(&["--volume", &flag], &["/bin/sh", "-c", "echo kept > /data/note"]);
     let second = sandbox.run(&["--volume", &flag], &["/bin/cat", "/data/note"]);
@@ -164,9 +170,7 @@ pub fn volume_data_persists(binary: &str) {
 /// A read-only volume refuses writes.
 pub fn a_read_only_volume_refuses_writes(binary: &str) {
     let sandbox = sandbox(binary);
-    let volume = sandbox.dir.join("volume");
-    std::fs::create_dir(&volume).unwrap();
-    std::os::unix::fs::chown(&volume, Some(MAPPED_ROOT), Some(MAPPED_ROOT)).unwrap();
+    let volume = volume_dir(&sandbox);
     std::fs::write(volume.join("readme"), "read me\n").unwrap();
     let flag = format!("{}:/data:ro", volume.display());
     let output = sandbox.run(

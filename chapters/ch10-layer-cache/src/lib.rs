@@ -13,7 +13,7 @@ pub mod store;
 pub mod whiteouts;
 
 use anyhow::{Context, Result};
-use ch01::{verbose, Container, Mechanism};
+use ch01::{verbose, Container};
 
 use ch09::reference::parse_reference;
 
@@ -23,17 +23,9 @@ pub type RunArgs = ch09::RunArgs;
 /// Runs a container: on `--rootfs DIR` as before, or on IMAGE from the store,
 /// pulled first if it is not there.
 pub fn run(args: &RunArgs) -> i32 {
-    let container_args = &args
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .container;
+    let container_args = args.container();
     if container_args.rootfs.is_some() {
-        return ch01::run_container(container_args, &mut ch08::mechanisms(&args.previous));
+        return ch09::run(args); // no image: chapter 09's run, on --rootfs
     }
     if container_args.verbose {
         verbose::enable();
@@ -43,7 +35,7 @@ pub fn run(args: &RunArgs) -> i32 {
         Ok((container, below)) => {
             let mut in_use = below.clone();
             in_use.push(container.rootfs.clone());
-            let mut mechanisms = mechanisms(&args.previous, below);
+            let mut mechanisms = ch08::mechanisms_on_layers(&args.previous, below);
             // After the running lock (first), so that it is taken before the list is written.
             mechanisms.insert(1, Box::new(gc::LayersInUse::new(in_use)));
             ch01::lifecycle::run_prepared_container(&container, &mut mechanisms)
@@ -77,28 +69,4 @@ pub fn container_from_store(words: &[String], insecure: bool) -> Result<(Contain
         .clone();
     let container = ch09::container_with_config(&top, &config.config, command, &passwd_layer)?;
     Ok((container, layers))
-}
-
-/// Chapter 08's mechanisms, with the overlay stacked on the image's lower layers.
-pub fn mechanisms(args: &ch08::RunArgs, below: Vec<std::path::PathBuf>) -> Vec<Box<dyn Mechanism>> {
-    let ch07 = &args.previous;
-    let ch06 = &ch07.previous;
-    let ch05 = &ch06.previous;
-    let ch04 = &ch05.previous;
-    let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
-        Box::new(ch06::running::Running::default()),
-        Box::new(ch05::user_namespace::UserNamespace::new(ch05.user.userns_map)),
-        Box::new(ch07::overlay::Overlay::new(ch07.layers.keep, ch05.user.userns_map).stacked_on(below)),
-        Box::new(ch07::volumes::Volumes::new(ch07.layers.volumes.clone())),
-        Box::new(ch03::mount_namespace::MountNamespace),
-        Box::new(ch02::pid_namespace::PidNamespace::leaving_proc_to_the_mount_namespace()),
-        Box::new(ch04::uts_namespace::UtsNamespace::new(ch04.uts.hostname.clone())),
-        Box::new(ch04::ipc_namespace::IpcNamespace),
-        Box::new(ch06::cgroups::Cgroups::new(ch06.limits.clone())),
-        Box::new(ch08::network::Network::new(args.net.net)),
-    ];
-    if ch04.previous.previous.pid.init {
-        mechanisms.push(Box::new(ch02::init::Init));
-    }
-    mechanisms
 }

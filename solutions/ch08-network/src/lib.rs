@@ -34,6 +34,12 @@ pub struct NetArgs {
 /// The mechanisms of this chapter, in the order their hooks run: as in chapter 07,
 /// plus the network (its child hook configures eth0 once the parent has moved it in).
 pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
+    mechanisms_on_layers(args, Vec::new())
+}
+
+/// The same, with the container's rootfs stacked on read-only `below` layers (top
+/// first): an image's layers, from chapter 10 on.
+pub fn mechanisms_on_layers(args: &RunArgs, below: Vec<std::path::PathBuf>) -> Vec<Box<dyn Mechanism>> {
     let ch07 = &args.previous;
     let ch06 = &ch07.previous;
     let ch05 = &ch06.previous;
@@ -41,7 +47,7 @@ pub fn mechanisms(args: &RunArgs) -> Vec<Box<dyn Mechanism>> {
     let mut mechanisms: Vec<Box<dyn Mechanism>> = vec![
         Box::new(ch06::running::Running::default()),
         Box::new(ch05::user_namespace::UserNamespace::new(ch05.user.userns_map)),
-        Box::new(ch07::overlay::Overlay::new(ch07.layers.keep, ch05.user.userns_map)),
+        Box::new(ch07::overlay::Overlay::new(ch07.layers.keep, ch05.user.userns_map).stacked_on(below)),
         Box::new(ch07::volumes::Volumes::new(ch07.layers.volumes.clone())),
         Box::new(ch03::mount_namespace::MountNamespace),
         Box::new(ch02::pid_namespace::PidNamespace::leaving_proc_to_the_mount_namespace()),

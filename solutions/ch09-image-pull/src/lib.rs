@@ -29,6 +29,21 @@ pub struct RunArgs {
     pub registry: RegistryArgs,
 }
 
+impl RunArgs {
+    /// Chapter 01's flags (--rootfs, -v, the command), under the chapters' layers.
+    pub fn container(&self) -> &ch01::ContainerArgs {
+        &self
+            .previous
+            .previous
+            .previous
+            .previous
+            .previous
+            .previous
+            .previous
+            .container
+    }
+}
+
 /// How to reach the registry.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RegistryArgs {
@@ -40,15 +55,7 @@ pub struct RegistryArgs {
 /// Runs a container: on `--rootfs DIR` as before, or on IMAGE (the first word
 /// after the options), pulled first if it is not in the store yet.
 pub fn run(args: &RunArgs) -> i32 {
-    let container_args = &args
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .previous
-        .container;
+    let container_args = args.container();
     let mut mechanisms = ch08::mechanisms(&args.previous);
     if container_args.rootfs.is_some() {
         return ch01::run_container(container_args, &mut mechanisms);
