@@ -34,6 +34,13 @@ pub fn enter_rootfs(rootfs: &Path) -> Result<()> {
     // chroot(2) (`nix::unistd::chroot`), then move into it with chdir("/")
     // (`nix::unistd::chdir`): chroot does not change the current directory.
     // Narrate each call with `verbose::say(format_args!(...))`.
+    // hint: `man 2 chroot`: chroot only changes what "/" means for this process; the current
+    //       directory stays where it was, outside the new root.
+    // hint: Two calls, in this order: `nix::unistd::chroot(rootfs)?` then
+    //       `nix::unistd::chdir("/")?`; add `.context(...)` to each so a failure says which call
+    //       failed.
+    // hint: The grader reads `-v`: put `verbose::say(format_args!("chroot({rootfs:?})"))` before
+    //       the chroot and `verbose::say(format_args!("chdir(\"/\")"))` before the chdir.
     verbose::say(format_args!("chroot({rootfs:?})"));
     nix::unistd::chroot(rootfs).context("chroot(2) failed")?;
     verbose::say(format_args!("chdir(\"/\")"));

@@ -41,6 +41,14 @@ pub fn find_in_path(name: &str, path: &str) -> Result<PathBuf, CommandError> {
     // (`metadata.permissions().mode() & 0o111`). If no directory has an
     // executable one, return `NotExecutable(candidate)` when some directory had
     // a file by that name that cannot be executed, else `NotFound(name)`.
+    // hint: Split `path` with `path.split(':')` (skip empty parts) and build each candidate with
+    //       `Path::new(dir).join(name)`.
+    // hint: `std::fs::metadata(&candidate)` follows symlinks (busybox applets are symlinks); an
+    //       `Err` means "not here": go on. `metadata.is_file() && metadata.permissions().mode() &
+    //       0o111 != 0` means executable (`use std::os::unix::fs::PermissionsExt`).
+    // hint: Pitfall: return NotExecutable only if no later directory has an executable match;
+    //       remember the first non-executable candidate (`Option::get_or_insert`) and decide after
+    //       the loop.
     let mut not_executable = None;
     for dir in path.split(':').filter(|dir| !dir.is_empty()) {
         let candidate = Path::new(dir).join(name);
@@ -66,6 +74,10 @@ pub fn find_in_path(name: &str, path: &str) -> Result<PathBuf, CommandError> {
 pub fn container_env(host_term: Option<&str>) -> Vec<String> {
     // exercise(container_env): return "NAME=value" strings: PATH set to
     // DEFAULT_PATH, HOME=/root, and TERM=<host_term> only when the host has one.
+    // hint: Build a `Vec<String>`: start with `format!("PATH={DEFAULT_PATH}")` and
+    //       `"HOME=/root".to_string()`.
+    // hint: `host_term` is an `Option`: push `format!("TERM={term}")` only inside `if let
+    //       Some(term) = host_term`. Nothing else from the host's environment may leak in.
     let mut env = vec![format!("PATH={DEFAULT_PATH}"), "HOME=/root".to_string()];
     if let Some(term) = host_term {
         env.push(format!("TERM={term}"));

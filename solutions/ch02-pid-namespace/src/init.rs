@@ -72,6 +72,13 @@ pub fn reap_children(command: Pid) -> Option<WaitStatus> {
     // WNOHANG until no ended child is left: StillAlive or the error ECHILD
     // means stop. Remember the status when the reaped pid is `command`; every
     // other one is an orphan you just saved from being a zombie (narrate it).
+    // hint: `waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG))` reaps any ended child without
+    //       blocking (`man 2 waitpid`). Loop until it says there is nothing more.
+    // hint: Stop on `Ok(WaitStatus::StillAlive)` (children left, none ended) and on
+    //       `Err(Errno::ECHILD)` (no children at all); `status.pid() == Some(command)` tells you
+    //       the reaped one was the command.
+    // hint: Pitfall: `Err(Errno::EINTR)` (a signal arrived) means try again, not stop; and keep
+    //       looping after the command's status: orphans may have ended too.
     let mut command_status = None;
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {

@@ -97,6 +97,9 @@ impl Mechanism for PidNamespace {
 pub fn pid_namespace_flags() -> CloneFlags {
     // exercise(pid_namespace_flags): return the clone flag for a new PID
     // namespace (see clone(2) and pid_namespaces(7)).
+    // hint: `man 7 pid_namespaces`: one flag of `nix::sched::CloneFlags` asks clone(2) for a new
+    //       PID namespace.
+    // hint: It is `CloneFlags::CLONE_NEWPID`: the child becomes PID 1 of the new namespace.
     CloneFlags::CLONE_NEWPID
     // end exercise
 }
@@ -110,6 +113,12 @@ pub fn mount_proc(target: &Path) -> Result<()> {
     // on `target` with nix::mount::mount. Nothing in /proc needs to be
     // executable, setuid or a device: pass MS_NOSUID | MS_NODEV | MS_NOEXEC.
     // Narrate it with `verbose::say`.
+    // hint: `nix::mount::mount(source, target, fstype, flags, data)`: source `Some("proc")`, fstype
+    //       `Some("proc")`, data `None::<&str>` (`man 5 proc`).
+    // hint: The flags: `MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC`. Narrate with
+    //       `verbose::say` first, and add `.context(...)` to the mount's error.
+    // hint: Why a new /proc at all: the host's /proc shows the host's PID namespace; a proc mounted
+    //       from inside the new namespace shows only the container's processes.
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     verbose::say(format_args!(
         "mount(\"proc\", {target:?}, \"proc\", MS_NOSUID | MS_NODEV | MS_NOEXEC)"

@@ -20,6 +20,14 @@ pub fn mount_dev(rootfs: &Path) -> Result<()> {
     // (flags MS_NOSUID | MS_STRICTATIME, data "mode=755"). Then, for each name
     // in DEVICES: create an empty file rootfs/dev/NAME (a bind mount needs a
     // target of the same kind) and bind-mount /dev/NAME onto it (MS_BIND).
+    // hint: `std::fs::create_dir_all(rootfs.join("dev"))`, then
+    //       `mount_narrated(Some(Path::new("tmpfs")), &dev, Some("tmpfs"), MsFlags::MS_NOSUID |
+    //       MsFlags::MS_STRICTATIME, Some("mode=755"))`.
+    // hint: For each name of DEVICES: `std::fs::File::create(dev.join(name))` makes the empty file
+    //       the bind mount needs as its target (a device node binds onto a file, not a directory).
+    // hint: Then `mount_narrated(Some(&Path::new("/dev").join(name)), &target, None,
+    //       MsFlags::MS_BIND, None)`: the host's device node appears inside, nothing else of the
+    //       host's /dev does.
     let dev = rootfs.join("dev");
     std::fs::create_dir_all(&dev).with_context(|| format!("creating {}", dev.display()))?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;

@@ -49,6 +49,13 @@ pub fn prepare_new_root(rootfs: &Path) -> Result<()> {
     // (systemd marks them so) would still propagate our mounts to the host.
     // Then bind-mount `rootfs` onto itself (MS_BIND | MS_REC): pivot_root needs
     // the new root to be a mount point. Use `mount_narrated` for both.
+    // hint: `man 7 mount_namespaces`, "shared subtree": the copy of a shared mount still
+    //       propagates. Make everything private first: `mount_narrated(None, Path::new("/"), None,
+    //       MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)`.
+    // hint: pivot_root(2) wants the new root to be a mount point: bind-mount the rootfs onto itself
+    //       with `MsFlags::MS_BIND | MsFlags::MS_REC` (source and target are both `rootfs`).
+    // hint: Pitfall: the order matters. A bind mount made before / is private would be propagated
+    //       to the host's mount table (the grader compares it before and after).
     mount_narrated(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     mount_narrated(Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
     Ok(())

@@ -21,6 +21,13 @@ pub fn pivot_into(rootfs: &Path) -> Result<()> {
     // umount2(".", MNT_DETACH) (lazily: it is busy), then chdir("/"). Turn a
     // pivot_root error into a helpful one with `explain_pivot_root_error`, and
     // narrate each call with `verbose::say`.
+    // hint: Read the NOTES of `man 2 pivot_root`: after `chdir(rootfs)`, `pivot_root(".", ".")`
+    //       stacks the old root on top of the new one, at the same place.
+    // hint: Then `umount2(".", MntFlags::MNT_DETACH)` takes the old root away (lazily: it is still
+    //       busy), and `chdir("/")` moves into the new root.
+    // hint: Map a pivot_root error with `.map_err(explain_pivot_root_error)?` (EINVAL usually means
+    //       the rootfs is not a mount point: did `prepare_new_root` bind-mount it?). Narrate each
+    //       call.
     verbose::say(format_args!("chdir({rootfs:?})"));
     nix::unistd::chdir(rootfs).with_context(|| format!("chdir({rootfs:?}) failed"))?;
     verbose::say(format_args!("pivot_root(\".\", \".\")"));

@@ -38,6 +38,9 @@ impl Mechanism for IpcNamespace {
 pub fn ipc_namespace_flags() -> CloneFlags {
     // exercise(ipc_namespace_flags): return the clone flag for a new IPC
     // namespace (see clone(2) and ipc_namespaces(7)).
+    // hint: `man 7 ipc_namespaces`: System V IPC objects and POSIX message queues get their own
+    //       namespace; which `CloneFlags` asks for one?
+    // hint: It is `CloneFlags::CLONE_NEWIPC`.
     CloneFlags::CLONE_NEWIPC
     // end exercise
 }

@@ -55,6 +55,11 @@ pub fn set_hostname(hostname: &str) -> Result<()> {
     // exercise(set_hostname): call sethostname(2) (nix::unistd::sethostname).
     // In the child, this changes the container's UTS namespace only; the
     // host's hostname stays as it is. Narrate it with `verbose::say`.
+    // hint: `nix::unistd::sethostname(hostname)` (`man 2 sethostname`); it returns a nix `Result`,
+    //       turn its error into anyhow's with `.context(...)`.
+    // hint: This runs in the child, in the new UTS namespace (CLONE_NEWUTS), so the host's hostname
+    //       does not change. Narrate with `verbose::say(format_args!("sethostname({hostname:?})"))`
+    //       first.
     verbose::say(format_args!("sethostname({hostname:?})"));
     nix::unistd::sethostname(hostname).context("sethostname(2) failed")
     // end exercise

@@ -63,6 +63,14 @@ pub fn write_id_maps(child: Pid, map: IdMap) -> Result<()> {
     // CAP_SETGID must first write "deny" to /proc/CHILD/setgroups (see
     // `setgroups_must_be_denied`). Each file can be written only once. Narrate
     // each write with `verbose::say`.
+    // hint: `man 7 user_namespaces`, "User and group ID mappings": the files are
+    //       /proc/CHILD/uid_map and /proc/CHILD/gid_map; `write_proc_file` writes one of them in a
+    //       single write(2).
+    // hint: Order: uid_map, then (if `setgroups_must_be_denied()?`) "deny" to
+    //       /proc/CHILD/setgroups, then gid_map: an unprivileged writer may not write gid_map while
+    //       setgroups is allowed.
+    // hint: Pitfall: each map file can be written once, in one write: write the whole
+    //       `map.to_string()` line, and never retry.
     let proc_dir = format!("/proc/{child}");
     write_proc_file(&format!("{proc_dir}/uid_map"), &map.to_string())?;
     if setgroups_must_be_denied()? {

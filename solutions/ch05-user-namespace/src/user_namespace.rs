@@ -71,6 +71,12 @@ pub fn become_root() -> Result<()> {
     // (setresgid(0, 0, 0)) and last the uids (setresuid(0, 0, 0)). The child
     // holds every capability in its new namespace, so this is allowed once the
     // parent has written the maps. Narrate each call with `verbose::say`.
+    // hint: Three calls, in this order: `nix::unistd::setgroups(&[])`, `setresgid(gid0, gid0,
+    //       gid0)`, `setresuid(uid0, uid0, uid0)` with `Gid::from_raw(0)` and `Uid::from_raw(0)`.
+    // hint: Why this order: once the uid is changed you may lose the capability to change groups;
+    //       groups first, uid last (as every daemon that drops privileges does).
+    // hint: If setresuid fails with EINVAL, uid 0 is not mapped: the parent must have written the
+    //       maps before sync point 1 (`write_id_maps`).
     verbose::say(format_args!("setgroups([])"));
     nix::unistd::setgroups(&[]).context("setgroups(2) failed")?;
     let root_gid = Gid::from_raw(0);

@@ -80,6 +80,9 @@ pub fn join_cgroup(dir: &Path, pid: Pid) -> Result<()> {
     // the cgroup's `cgroup.procs` file (the same in v1 and v2). Use `write_file`.
     // The parent does it while the child waits at sync point 1, so the command
     // is in its cgroup before it runs.
+    // hint: `man 7 cgroups`, "Creating cgroups and moving processes": writing a PID into the
+    //       cgroup's `cgroup.procs` file moves that process (and later its children) there.
+    // hint: It is one call: `write_file(dir, "cgroup.procs", &pid.to_string())`.
     write_file(dir, "cgroup.procs", &pid.to_string())
     // end exercise
 }
@@ -95,6 +98,13 @@ pub fn remove_cgroup(cgroup: &dyn Cgroup) -> Result<()> {
     // milliseconds until it is empty (give up after 5 seconds with an error
     // that says which processes are left), then remove the directory. Processes
     // that are exiting still count: wait for them, do not fail at once.
+    // hint: rmdir(2) of a cgroup fails with EBUSY while a process is in it: first
+    //       `cgroup.kill_all()?`, then wait until `processes(cgroup.dir())?` is empty.
+    // hint: Poll in a loop with `std::thread::sleep(Duration::from_millis(5))` and a deadline of
+    //       `Instant::now() + Duration::from_secs(5)`; past it, `bail!` with the PIDs still listed.
+    // hint: Pitfall: killed processes stay in cgroup.procs until they have finished exiting: do not
+    //       fail at the first look. Remove with `std::fs::remove_dir` (not remove_dir_all: a
+    //       cgroup's files cannot be deleted).
     let dir = cgroup.dir();
     cgroup.kill_all()?;
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -66,6 +66,14 @@ pub fn limit_files(limits: &LimitArgs, version: Version) -> Vec<LimitFile> {
     //   --cpu-shares S    v2: cpu.weight = shares_to_weight(S)   v1: cpu.shares = S
     //   --pids-limit N    pids.max = N (both)
     //   --cpuset-cpus L   cpuset.cpus = L (both)
+    // hint: Push one `LimitFile { controller, file, value }` per file; a small closure
+    //       `add(controller, file, value)` keeps it short. Look at each `Option` of `limits` with
+    //       `if let Some(...)`.
+    // hint: `match version` only where the files differ: memory (memory.max + memory.swap.max = "0"
+    //       vs memory.limit_in_bytes), cpu (cpu.max vs cfs_period_us + cfs_quota_us), shares
+    //       (cpu.weight vs cpu.shares).
+    // hint: For --cpus: `let quota = (cpus * CPU_PERIOD_US as f64).round() as u64;` and on v2 the
+    //       value is `format!("{quota} {CPU_PERIOD_US}")`; on v1 write the period before the quota.
     let mut files = Vec::new();
     let mut add = |controller, file, value: String| {
         files.push(LimitFile {

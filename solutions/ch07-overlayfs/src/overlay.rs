@@ -110,6 +110,13 @@ pub fn mount_overlay(lower: &Path, upper: &Path, work: &Path, target: &Path) -> 
     // namespace overlayfs may not use its usual trusted.* extended attributes
     // (they need the host's root), and without userxattr removing a lower
     // directory fails with EIO. Use `mount_narrated`.
+    // hint: `man 8 mount`, "Mount options for overlay": the data string is
+    //       `lowerdir=...,upperdir=...,workdir=...` plus `,userxattr` (see the task).
+    // hint: Build it with `format!` and `path.display()`, then
+    //       `mount_narrated(Some(Path::new("overlay")), target, Some("overlay"), MsFlags::empty(),
+    //       Some(&options))`.
+    // hint: Pitfall: upper and work must be on the same filesystem, and work must be empty; the
+    //       runtime prepares them, so an EINVAL usually means a typo in the option names.
     let options = format!(
         "lowerdir={},upperdir={},workdir={},userxattr",
         lower.display(),

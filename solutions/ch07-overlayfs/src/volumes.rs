@@ -103,6 +103,12 @@ pub fn bind_volume(source: &Path, target: &Path, read_only: bool) -> Result<()> 
     // source's mount has (`locked_flags(source)`): in a user namespace the
     // kernel refuses (EPERM) a remount that would drop nosuid, nodev or noexec.
     // Use `mount_narrated`.
+    // hint: First the bind mount: `mount_narrated(Some(source), target, None, MsFlags::MS_BIND |
+    //       MsFlags::MS_REC, None)?`.
+    // hint: `--volume a:b:ro` needs a second call: a bind mount ignores MS_RDONLY the first time.
+    //       Remount: flags `MS_BIND | MS_REMOUNT | MS_RDONLY` with no source.
+    // hint: Pitfall (EPERM in a user namespace): add `locked_flags(source)?` to the remount's
+    //       flags, so it keeps nosuid/nodev/noexec the source's mount has.
     mount_narrated(Some(source), target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
     if read_only {
         let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(source)?;

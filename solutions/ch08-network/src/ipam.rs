@@ -75,6 +75,14 @@ pub fn try_lease(dir: &Path, address: Ipv4Addr, id: &str) -> Result<Option<PathB
     // read the id in it: if `is_running(that id)`, the address is taken (None);
     // else (a crashed run's lease, or an empty one) remove the stale file and try
     // once more. Narrate with `verbose::say`.
+    // hint: `OpenOptions::new().write(true).create_new(true).open(&file)` is O_CREAT | O_EXCL (`man
+    //       2 open`): exactly one of two racing containers creates the file.
+    // hint: On `Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists`: read the holder's id
+    //       (`std::fs::read_to_string`); if it is non-empty and `is_running(id.trim())`, return
+    //       `Ok(None)`.
+    // hint: Otherwise the lease is stale: `std::fs::remove_file(&file)` and go round once more (a
+    //       `for _ in 0..2` loop), so a second failure returns `Ok(None)` rather than looping
+    //       forever.
     let file = dir.join(address.to_string());
     for _ in 0..2 {
         match OpenOptions::new().write(true).create_new(true).open(&file) {

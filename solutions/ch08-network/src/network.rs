@@ -176,6 +176,10 @@ pub fn create_veth_pair(netlink: &mut Netlink, host_end: &str, container_end: &s
     // container_end), then set_master(host_end, BRIDGE) (the bridge is like a
     // switch: its ports are the host ends of the veth pairs), then
     // set_up(host_end). Each is one `ip link` command.
+    // hint: Three calls on `netlink`, like `ip link add HOST type veth peer name CTR`, `ip link set
+    //       HOST master workshop0`, `ip link set HOST up`.
+    // hint: `netlink.create_veth(host_end, container_end)?; netlink.set_master(host_end, BRIDGE)?;
+    //       netlink.set_up(host_end)`
     netlink.create_veth(host_end, container_end)?;
     netlink.set_master(host_end, BRIDGE)?;
     netlink.set_up(host_end)
@@ -191,6 +195,13 @@ pub fn configure_container_interface(netlink: &mut Netlink, container_end: &str,
     // add_address("eth0", address, PREFIX_LEN), set_up("lo"), set_up("eth0"),
     // and add_default_route(GATEWAY). The order matters: an interface can only
     // be renamed while down, and a route needs its interface up.
+    // hint: This runs with a netlink socket opened in the container's network namespace, so the
+    //       names are the container's: the veth end is still called `container_end` there.
+    // hint: Rename first (an interface can only be renamed while down):
+    //       `netlink.rename(container_end, "eth0")?`, then `add_address("eth0", address,
+    //       PREFIX_LEN)?`.
+    // hint: Then `set_up("lo")?`, `set_up("eth0")?`, and last `add_default_route(GATEWAY)`: the
+    //       kernel refuses a route through an interface that is down.
     netlink.rename(container_end, "eth0")?;
     netlink.add_address("eth0", address, PREFIX_LEN)?;
     netlink.set_up("lo")?;

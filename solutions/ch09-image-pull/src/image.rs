@@ -106,6 +106,12 @@ pub fn select_platform<'a>(index: &'a Index, want: &Platform) -> Result<&'a Desc
     // there is none, fail with the message Docker gives, so that it is
     // recognised: "no matching manifest for linux/amd64 in the manifest list
     // entries" (with `want`'s os/architecture).
+    // hint: `index.manifests.iter().find(...)`: an entry's `platform` is an `Option<Platform>`, so
+    //       use `entry.platform.as_ref().is_some_and(fits)` with a `fits` closure.
+    // hint: `fits`: same `os`, same `architecture`, and for the variant `match (&platform.variant,
+    //       &want.variant) { (Some(a), Some(b)) => a == b, _ => true }`.
+    // hint: Turn the `None` into the error with `.with_context(|| format!("no matching manifest for
+    //       {}/{} in the manifest list entries", want.os, want.architecture))`.
     let fits = |platform: &Platform| {
         platform.os == want.os
             && platform.architecture == want.architecture

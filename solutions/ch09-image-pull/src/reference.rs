@@ -65,6 +65,14 @@ pub fn parse_reference(text: &str) -> Result<Reference> {
     // "latest". Repository names are lowercase: [a-z0-9] with single ".", "_",
     // "-" or "__" between, parts separated by "/"; refuse anything else with
     // a message that says what a reference looks like.
+    // hint: Work from the right: `text.split_once('@')` for the digest, then look for ':' only
+    //       after the last '/' (`rest.rfind('/')`), so "localhost:5000/app" keeps its port.
+    // hint: The registry is the first '/'-part only if it contains '.' or ':' or is "localhost"
+    //       ("library/alpine" and "team/app" are Docker Hub repositories); Docker Hub's one-part
+    //       names get "library/".
+    // hint: Validate each '/'-part of the repository: lowercase letters and digits, '.', '_' or '-'
+    //       only between them (no ".." or "___", no leading or trailing separator); the tests show
+    //       which refusals they expect.
     let bad = |why: &str| {
         anyhow::anyhow!("{text:?} is not an image reference ({why}): use NAME[:TAG][@sha256:DIGEST], e.g. alpine:3.20 or localhost:5000/team/app")
     };

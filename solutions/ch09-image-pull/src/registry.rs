@@ -201,6 +201,10 @@ pub fn check_digest(expected: &str, actual: &str) -> Result<()> {
     // sha256). Content is trusted only when `actual` equals `expected`;
     // otherwise fail with a message that shows both: a registry, a proxy or a
     // disk gave you other bytes than the ones the manifest names.
+    // hint: Check the shape of `expected` first: `strip_prefix("sha256:")`, then 64 characters,
+    //       each `c.is_ascii_digit() || ('a'..='f').contains(&c)`.
+    // hint: Then `actual != expected` is a `bail!` whose message shows both digests: whoever reads
+    //       it must see what was promised and what arrived.
     let hex = expected.strip_prefix("sha256:").unwrap_or("");
     if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
         bail!("{expected:?} is not a sha256 digest: refused");

@@ -75,6 +75,14 @@ pub fn safe_target(root: &Path, entry_path: &Path) -> Result<PathBuf> {
     // of the target from `root` down with fs::symlink_metadata (lstat(2), which
     // does not follow) and refuse the first that is a symbolic link; stop at the
     // first one that does not exist yet (nothing below it exists either).
+    // hint: `entry_path.components()` and a `match`: `Component::CurDir` skip, `Normal(name)` push
+    //       onto the target, `ParentDir` and `RootDir | Prefix(_)` return `Err(refuse(entry_path,
+    //       "why"))`.
+    // hint: The symlink check: for each parent directory between `root` and the target,
+    //       `std::fs::symlink_metadata` (lstat(2): it does not follow) and refuse when
+    //       `file_type().is_symlink()`.
+    // hint: Stop looking at the first parent that does not exist (`missing(&error)`): nothing below
+    //       it can be a symlink yet. Any other error is a real one: return it with context.
     let mut target = root.to_path_buf();
     for component in entry_path.components() {
         match component {
@@ -130,6 +138,14 @@ pub fn apply_whiteout(root: &Path, entry_path: &Path, this_layer: &HashSet<PathB
     // deletion is a write too), refuse `.wh.` followed by nothing or by `.` (it
     // would delete DIR itself), delete with `remove_lower`, which spares what
     // this layer wrote, and narrate each with `verbose::say`.
+    // hint: Take the entry's file name as bytes (`OsStrExt::as_bytes`). If it equals OPAQUE_MARKER,
+    //       empty the directory: each child of `safe_target(root, entry_path)?.parent()` goes
+    //       through `remove_lower`.
+    // hint: Else `name.strip_prefix(WHITEOUT_PREFIX)`: `None` means a normal entry (`Ok(false)`);
+    //       an empty rest or "." is a hostile layer: `bail!`.
+    // hint: The hidden file is `entry_path.with_file_name(rest)`; find where it lands with
+    //       `safe_target` (never join by hand) and delete it with `remove_lower(&target,
+    //       this_layer)`.
     let Some(name) = entry_path.file_name().map(OsStrExt::as_bytes) else {
         return Ok(false);
     };

@@ -60,6 +60,11 @@ pub fn unreferenced(images: &[ImageRecord], layers: &[PathBuf], blobs: &[PathBuf
     // (strip the "sha256:" prefix). Return the paths of `layers` and `blobs`
     // whose file name is not among them. An image whose layers are shared with
     // another keeps them: they are still referenced.
+    // hint: Two `HashSet<String>`s of hex digests: one of every image's `layers`, one of every
+    //       image's `blobs` plus its `config_digest`; `trim_start_matches("sha256:")` gives the
+    //       hex.
+    // hint: A path is garbage when its `file_name()` is not in the right set: filter `layers` with
+    //       the layer set and `blobs` with the blob set, and return both lists together.
     let hex = |digest: &String| digest.trim_start_matches("sha256:").to_string();
     let used_layers: HashSet<String> = images.iter().flat_map(|i| i.layers.iter().map(hex)).collect();
     let used_blobs: HashSet<String> = images

@@ -140,6 +140,11 @@ pub fn commit(made: &Path, into: &Path) -> Result<()> {
     // half-written one. If `into` exists already (the rename fails with
     // AlreadyExists or DirectoryNotEmpty, or `into` is there when you look),
     // remove `made` (remove_dir_all for a directory) and succeed.
+    // hint: `std::fs::create_dir_all(into.parent().unwrap())?`, then `std::fs::rename(made, into)`
+    //       (`man 2 rename`: atomic within one filesystem).
+    // hint: Another pull may have committed the same layer first: if `into.exists()` (before the
+    //       rename, or after it failed), remove `made` (`remove_dir_all` for a directory, else
+    //       `remove_file`) and return Ok.
     std::fs::create_dir_all(into.parent().unwrap())?;
     if into.exists() {
         return remove(made);

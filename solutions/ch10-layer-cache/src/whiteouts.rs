@@ -47,6 +47,12 @@ pub fn mark_one(marker: &Path, opaque: bool) -> Result<()> {
     // character device with device number 0 (mknod(2), SFlag::S_IFCHR, mode
     // 0, dev 0) named NAME in the same directory: overlayfs reads it as "NAME
     // is deleted". Create the directory first if the layer has none there.
+    // hint: `let dir = marker.parent()`, then `std::fs::create_dir_all(dir)?`; an opaque marker is
+    //       one call: `xattr_set(dir, "user.overlay.opaque", b"y")` (see overlayfs's "userxattr"
+    //       docs).
+    // hint: For `.wh.NAME`: NAME is the file name with WHITEOUT trimmed off; make the whiteout with
+    //       `mknod(&dir.join(name), SFlag::S_IFCHR, Mode::empty(), 0)` (`man 2 mknod`: a 0/0
+    //       character device).
     let dir = marker.parent().context("a whiteout entry with no directory")?;
     std::fs::create_dir_all(dir)?;
     if opaque {
