@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use crate::ch01::expect;
 use crate::oci::{self, Entry, ImageSpec, Kind};
-use crate::registry::Registry;
+use crate::registry::{Auth, Registry};
+use crate::terminal::{run_with_stderr_on_terminal, TerminalRun};
+use crate::token_issuer::{TokenIssuer, SERVICE};
 use crate::{NetNs, Output, Sandbox};
 
 /// Where the runtime stores images.
@@ -23,10 +25,15 @@ pub(crate) struct Fixture {
 
 impl Fixture {
     pub(crate) fn new(binary: &str) -> Fixture {
+        Fixture::with_registry(binary, Registry::start())
+    }
+
+    /// A fixture on a registry started by the check (one that wants authentication).
+    pub(crate) fn with_registry(binary: &str, registry: Registry) -> Fixture {
         let layout = tempfile::Builder::new().prefix("workshop-oci-").tempdir().unwrap();
         Fixture {
             binary: binary.to_string(),
-            registry: Registry::start(),
+            registry,
             layout,
             pulled: Vec::new(),
         }
@@ -47,12 +54,29 @@ impl Fixture {
 
     /// `BINARY pull IMAGE` (on the host's network: the registry is on its loopback).
     pub(crate) fn pull(&mut self, image: &str) -> Output {
+        self.pull_with_env(image, &[])
+    }
+
+    /// `BINARY pull IMAGE` with these environment variables set.
+    pub(crate) fn pull_with_env(&mut self, image: &str, env: &[(&str, &str)]) -> Output {
         let sandbox = Sandbox::new(&self.binary);
-        let output = sandbox.run_raw(&["pull".to_string(), image.to_string()], None, &[]);
-        if let Some((reference, digest)) = output.stdout.trim().rsplit_once(": ") {
+        let output = sandbox.run_raw(&["pull".to_string(), image.to_string()], None, env);
+        self.remember(&output.stdout);
+        output
+    }
+
+    /// `BINARY pull IMAGE` with stderr on a terminal, as a person would run it.
+    pub(crate) fn pull_on_terminal(&mut self, image: &str) -> TerminalRun {
+        let run = run_with_stderr_on_terminal(&self.binary, &["pull", image]);
+        self.remember(&run.stdout);
+        run
+    }
+
+    /// Remembers the image a pull printed ("REFERENCE: DIGEST"), to remove it at the end.
+    fn remember(&mut self, stdout: &str) {
+        if let Some((reference, digest)) = stdout.trim().rsplit_once(": ") {
             self.pulled.push((reference.to_string(), digest.to_string()));
         }
-        output
     }
 
     /// The root filesystem the store holds for `digest`.
@@ -199,13 +223,20 @@ pub fn the_image_runs_with_its_config(binary: &str) {
     let mut sandbox = Sandbox::new(binary);
     sandbox.in_netns(&netns);
     let output = sandbox.run_raw(&["run".to_string(), image.clone()], None, &[]);
-    let overridden = sandbox.run_raw(&["run".to_string(), image, "echo overridden".to_string()], None, &[]);
+    let overridden = sandbox.run_raw(
+        &["run".to_string(), image.clone(), "echo overridden".to_string()],
+        None,
+        &[],
+    );
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let after_dashes = sandbox.run_raw(&words(&["run", &image, "--", "echo after dashes"]), None, &[]);
     expect(
         pulled.code == Some(0)
             && output.stdout == "hello from /srv as 1000:1000\n"
-            && overridden.stdout == "overridden\n",
+            && overridden.stdout == "overridden\n"
+            && after_dashes.stdout == "after dashes\n",
         "`run IMAGE` should run the entrypoint + cmd with the image's env, working dir and user; \
-         `run IMAGE COMMAND` replaces the cmd",
+         `run IMAGE COMMAND` and `run IMAGE -- COMMAND` replace the cmd",
         "`container_from_image` in src/lib.rs",
         &output,
     );
@@ -324,13 +355,11 @@ pub fn no_matching_platform_is_explained(binary: &str) {
     );
 }
 
-/// Malicious layers are refused, naming the entry, and write nothing outside.
-pub fn malicious_layers_are_refused(binary: &str) {
-    let mut fixture = Fixture::new(binary);
-    let outside = fixture.layout.path().join("outside");
-    std::fs::create_dir(&outside).unwrap();
-    let outside_text = outside.display().to_string();
-    let cases: Vec<(&str, Vec<Entry>)> = vec![
+/// Malicious layers, each with the name its refusal must give: a path out of the
+/// root (`..`, absolute), a write through a symlink to `outside_text`, a hard link
+/// out of the root. (The soak suite reuses them against chapter 10.)
+pub fn malicious_layers(outside_text: &str) -> Vec<(&'static str, Vec<Entry>)> {
+    vec![
         ("../evil", vec![Entry::raw("../evil", Kind::File(b"x".to_vec()), 0o644)]),
         (
             "/abs-evil",
@@ -339,7 +368,7 @@ pub fn malicious_layers_are_refused(binary: &str) {
         (
             "escape/planted",
             vec![
-                Entry::symlink("escape", &outside_text),
+                Entry::symlink("escape", outside_text),
                 Entry::file("escape/planted", 0o644, "x"),
             ],
         ),
@@ -351,7 +380,15 @@ pub fn malicious_layers_are_refused(binary: &str) {
                 0o644,
             )],
         ),
-    ];
+    ]
+}
+
+/// Malicious layers are refused, naming the entry, and write nothing outside.
+pub fn malicious_layers_are_refused(binary: &str) {
+    let mut fixture = Fixture::new(binary);
+    let outside = fixture.layout.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let cases = malicious_layers(&outside.display().to_string());
     for (i, (name, entries)) in cases.into_iter().enumerate() {
         let spec = ImageSpec::new(vec![marker(&format!("malicious {i}")), oci::layer(&entries)]);
         let (image, written) = fixture.push("malicious", &format!("v{i}"), &[spec], false);
@@ -409,6 +446,177 @@ pub fn references_are_read_as_docker_reads_them(binary: &str) {
         "an image pulled by digest (NAME@sha256:...) should be stored and listed by `images`",
         "`parse_reference` in src/reference.rs",
         &pulled,
+    );
+}
+
+/// A registry that wants a token (as Docker Hub does) is pulled from
+/// anonymously: the runtime follows the `WWW-Authenticate: Bearer` challenge to the
+/// token issuer, asks for a pull token for the repository, and presents it. A
+/// repository the issuer refuses is refused with a message that says so.
+pub fn a_token_registry_is_pulled_from_anonymously(binary: &str) {
+    let registry = Registry::start_with(Auth::Token(TokenIssuer::start(&["workshop/secret"])));
+    let mut fixture = Fixture::with_registry(binary, registry);
+    let (image, _) = fixture.push("tokens", "v1", &[ImageSpec::new(vec![marker("tokens")])], false);
+    let pulled = fixture.pull(&image);
+    let Auth::Token(issuer) = fixture.registry.auth() else {
+        unreachable!()
+    };
+    let asked_for_pull = issuer.requests().iter().any(|request| {
+        request.service.as_deref() == Some(SERVICE) && request.scopes == ["repository:workshop/tokens:pull"]
+    });
+    expect(
+        pulled.code == Some(0) && asked_for_pull && fixture.registry.manifest_fetches("workshop/tokens") >= 1,
+        &format!(
+            "the pull should answer the registry's Bearer challenge: ask the realm for a token with \
+             service={SERVICE} and scope=repository:workshop/tokens:pull, then fetch the image with it \
+             (the issuer was asked: {:?})",
+            issuer.requests()
+        ),
+        "`Registry::connect` and `authenticate` in src/registry.rs",
+        &pulled,
+    );
+    let refused = fixture.pull(&format!("{}/workshop/secret:v1", fixture.registry.host()));
+    expect(
+        refused.code == Some(1) && refused.stderr.contains("refused a pull token"),
+        "a repository the token issuer refuses should be refused, saying the token service refused",
+        "`authenticate` in src/registry.rs",
+        &refused,
+    );
+}
+
+/// A registry that wants a user name and password (basic authentication) gets
+/// them from WORKSHOP_REGISTRY_USER/PASSWORD or from ~/.docker/config.json; without
+/// them, or with a wrong password, the pull says what to do.
+pub fn a_basic_auth_registry_takes_credentials(binary: &str) {
+    let registry = Registry::start_with(Auth::Basic {
+        user: "alice".into(),
+        password: "wonderland".into(),
+    });
+    let mut fixture = Fixture::with_registry(binary, registry);
+    let (image, _) = fixture.push("basic", "v1", &[ImageSpec::new(vec![marker("basic")])], false);
+    let home = tempfile::Builder::new().prefix("workshop-home-").tempdir().unwrap();
+    let home_path = home.path().display().to_string();
+    let no_credentials = fixture.pull_with_env(&image, &[("HOME", &home_path)]);
+    expect(
+        no_credentials.code == Some(1) && no_credentials.stderr.contains("WORKSHOP_REGISTRY_USER"),
+        "without credentials, the pull should say how to give a user name and password",
+        "`authenticate` in src/registry.rs",
+        &no_credentials,
+    );
+    let wrong = fixture.pull_with_env(
+        &image,
+        &[
+            ("HOME", &home_path),
+            ("WORKSHOP_REGISTRY_USER", "alice"),
+            ("WORKSHOP_REGISTRY_PASSWORD", "looking-glass"),
+        ],
+    );
+    expect(
+        wrong.code == Some(1) && wrong.stderr.contains("refused the user name and password"),
+        "a wrong password should be refused, saying the registry refused the credentials",
+        "`Registry::connect` in src/registry.rs",
+        &wrong,
+    );
+    let from_env = fixture.pull_with_env(
+        &image,
+        &[
+            ("HOME", &home_path),
+            ("WORKSHOP_REGISTRY_USER", "alice"),
+            ("WORKSHOP_REGISTRY_PASSWORD", "wonderland"),
+        ],
+    );
+    expect(
+        from_env.code == Some(0),
+        "with WORKSHOP_REGISTRY_USER and WORKSHOP_REGISTRY_PASSWORD set, the pull should succeed",
+        "`authenticate` in src/registry.rs",
+        &from_env,
+    );
+    // What `docker login` / `skopeo login` write: "auths": {HOST: {"auth": base64(user:password)}}.
+    std::fs::create_dir(home.path().join(".docker")).unwrap();
+    std::fs::write(
+        home.path().join(".docker/config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "YWxpY2U6d29uZGVybGFuZA=="}}}}}}"#,
+            fixture.registry.host()
+        ),
+    )
+    .unwrap();
+    let from_file = fixture.pull_with_env(&image, &[("HOME", &home_path)]);
+    expect(
+        from_file.code == Some(0),
+        "with the credentials in ~/.docker/config.json (as `docker login` writes them), the pull should succeed",
+        "`credentials_for` in src/registry.rs",
+        &from_file,
+    );
+}
+
+/// On a terminal, a pull shows its progress as `docker pull` does; piped, it
+/// prints only the image's reference and digest.
+pub fn pull_progress_shows_on_a_terminal_only(binary: &str) {
+    let mut fixture = Fixture::new(binary);
+    let (base, top) = (marker("progress base"), marker("progress top"));
+    let (image, written) = fixture.push(
+        "progress",
+        "v1",
+        &[ImageSpec::new(vec![base.clone(), top.clone()])],
+        false,
+    );
+    let first = fixture.pull_on_terminal(&image);
+    let second = fixture.pull_on_terminal(&image);
+    let piped = fixture.pull(&image);
+    check_progress(&image, &written, &[&base, &top], &first, &second, &piped);
+}
+
+/// What [`pull_progress_shows_on_a_terminal_only`] expects of a first and a second
+/// pull on a terminal and of a piped one (chapter 10 adds its own per-layer lines).
+pub(crate) fn check_progress(
+    image: &str,
+    written: &oci::Written,
+    layers: &[&oci::Layer],
+    first: &TerminalRun,
+    second: &TerminalRun,
+    piped: &Output,
+) {
+    let screen = first.screen_lines();
+    let short = |digest: &str| digest.trim_start_matches("sha256:")[..12].to_string();
+    let repository = image
+        .split_once('/')
+        .map_or("", |(_, rest)| rest)
+        .trim_end_matches(":v1");
+    let mut wanted = vec![format!("v1: Pulling from {repository}")];
+    wanted.extend(
+        layers
+            .iter()
+            .map(|layer| format!("{}: Pull complete", short(&layer.digest))),
+    );
+    wanted.push(format!("Digest: {}", written.digest));
+    wanted.push(format!("Status: Downloaded newer image for {image}"));
+    let shown = |run: &TerminalRun| {
+        format!(
+            "exit code {:?}, stdout {:?}, terminal:\n{}",
+            run.code, run.stdout, run.terminal
+        )
+    };
+    assert!(
+        first.code == Some(0) && screen == wanted && first.terminal.contains(": Downloading ["),
+        "a pull on a terminal should draw a download bar per layer (\"SHORTID: Downloading [===>  ] \
+         1.2MB/3.4MB\") and leave these lines:\n{wanted:#?}\nbut it left:\n{screen:#?}\n{}\n\n\
+         Where to look: src/progress.rs and `pull` in src/pull.rs",
+        shown(first)
+    );
+    assert!(
+        second.code == Some(0)
+            && second
+                .screen_lines()
+                .contains(&format!("Status: Image is up to date for {image}")),
+        "a second pull on a terminal should end with \"Status: Image is up to date for {image}\"\n{}",
+        shown(second)
+    );
+    expect(
+        piped.code == Some(0) && piped.stderr.is_empty() && piped.stdout == format!("{image}: {}\n", written.digest),
+        "a pull whose stderr is not a terminal should show no progress, only \"REFERENCE: DIGEST\" on stdout",
+        "src/progress.rs: isatty(3) on stderr",
+        piped,
     );
 }
 

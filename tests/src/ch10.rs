@@ -124,6 +124,45 @@ pub fn a_second_pull_fetches_no_blob(binary: &str) {
     );
 }
 
+/// On a terminal, a pull shows each layer as `docker pull` does, and says which
+/// layers the cache already had ("Already exists"); piped, it shows nothing.
+pub fn pull_progress_shows_what_is_cached(binary: &str) {
+    let mut fixture = Fixture::new(binary);
+    let (base, a, b) = two_images_sharing_a_base("progress");
+    let (image, written) = fixture.push(
+        "progress",
+        "v1",
+        &[ImageSpec::new(vec![base.clone(), a.clone()])],
+        false,
+    );
+    let (image_b, written_b) = fixture.push(
+        "progress-b",
+        "v1",
+        &[ImageSpec::new(vec![base.clone(), b.clone()])],
+        false,
+    );
+    let _cleanup = Cleanup(
+        vec![base.clone(), a.clone(), b.clone()],
+        vec![image.clone(), image_b.clone()],
+        [written.configs.clone(), written_b.configs.clone()].concat(),
+    );
+    let first = fixture.pull_on_terminal(&image);
+    let second = fixture.pull_on_terminal(&image);
+    let piped = fixture.pull(&image);
+    crate::ch09::check_progress(&image, &written, &[&base, &a], &first, &second, &piped);
+    let sharing = fixture.pull_on_terminal(&image_b);
+    let short = |layer: &oci::Layer| layer.digest.trim_start_matches("sha256:")[..12].to_string();
+    let lines = sharing.screen_lines();
+    assert!(
+        sharing.code == Some(0)
+            && lines.contains(&format!("{}: Already exists", short(&base)))
+            && lines.contains(&format!("{}: Pull complete", short(&b))),
+        "pulling an image that shares its base layer with one in the store should show the base as \
+         \"SHORTID: Already exists\" and fetch only its own layer (\"SHORTID: Pull complete\");\n\
+         the terminal showed:\n{lines:#?}\n\nWhere to look: `commit` in src/store.rs (the layer must be in the store)"
+    );
+}
+
 /// `run` stacks the image's layers (whiteouts and opaque directories included) as
 /// overlay lower directories: nothing is copied per container.
 pub fn layers_are_stacked_with_their_whiteouts(binary: &str) {

@@ -21,6 +21,8 @@ mod netns;
 pub mod oci;
 pub mod registry;
 mod sandbox;
+pub mod terminal;
+pub mod token_issuer;
 
 pub use netns::NetNs;
 pub use sandbox::{Output, Running, Sandbox};

@@ -25,7 +25,7 @@ use std::process::Command;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::registry::Registry;
+use crate::registry::{Auth, Registry};
 
 pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -495,6 +495,11 @@ pub fn write_layout(dir: &Path, tag: &str, images: &[ImageSpec], as_index: bool)
 pub fn push(layout_dir: &Path, tag: &str, registry: &Registry, repository_and_tag: &str) {
     let source = format!("oci:{}:{tag}", layout_dir.display());
     let destination = format!("docker://{}/{repository_and_tag}", registry.host());
+    // A token registry's issuer gives anonymous clients tokens to push too.
+    let credentials = match registry.auth() {
+        Auth::Basic { user, password } => format!("--dest-creds={user}:{password}"),
+        Auth::Anonymous | Auth::Token(_) => "--dest-no-creds".to_string(),
+    };
     let args = [
         "--insecure-policy", // no /etc/containers/policy.json needed
         "--command-timeout",
@@ -503,7 +508,7 @@ pub fn push(layout_dir: &Path, tag: &str, registry: &Registry, repository_and_ta
         "--all",
         "--preserve-digests",
         "--dest-tls-verify=false", // plain HTTP to the loopback registry
-        "--dest-no-creds",
+        &credentials,
         "--quiet",
         &source,
         &destination,

@@ -30,6 +30,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::token_issuer::{self, TokenIssuer};
+
 /// How long the server may take to say which port it listens on.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long it may take to stop after SIGTERM before it gets SIGKILL.
@@ -41,12 +43,24 @@ const SYNC_MARKER: &str = "workshop-log-sync=";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-/// A running `docker-registry serve`, listening on 127.0.0.1 only, without
-/// authentication or TLS. Stopped, and its directory removed, when dropped.
+/// A running `docker-registry serve`, listening on 127.0.0.1 only, without TLS
+/// and, unless started with [`Registry::start_with`], without authentication.
+/// Stopped, and its directory removed, when dropped.
 pub struct Registry {
     child: Child,
     dir: PathBuf,
     port: u16,
+    auth: Auth,
+}
+
+/// How the registry wants its clients to authenticate.
+pub enum Auth {
+    /// Anyone may pull and push.
+    Anonymous,
+    /// `WWW-Authenticate: Basic`: this user and password (an htpasswd file).
+    Basic { user: String, password: String },
+    /// `WWW-Authenticate: Bearer`: tokens from this issuer (as Docker Hub does).
+    Token(TokenIssuer),
 }
 
 /// An HTTP response, as [`Registry::get`] received it.
@@ -70,13 +84,40 @@ pub struct Access {
 impl Registry {
     /// Starts a registry in a new temporary directory and waits until it listens.
     pub fn start() -> Registry {
+        Registry::start_with(Auth::Anonymous)
+    }
+
+    /// Starts a registry that asks its clients to authenticate as `auth` says.
+    pub fn start_with(auth: Auth) -> Registry {
         reclaim_stale_dirs();
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("storage")).unwrap();
         let config = dir.join("config.yml");
-        std::fs::write(&config, config_yaml(&dir.join("storage"))).unwrap();
+        let mut yaml = config_yaml(&dir.join("storage"));
+        match &auth {
+            Auth::Anonymous => {}
+            Auth::Basic { user, password } => {
+                let hash = bcrypt::hash(password, 5).unwrap(); // the only format it reads
+                std::fs::write(dir.join("htpasswd"), format!("{user}:{hash}\n")).unwrap();
+                yaml.push_str(&format!(
+                    "auth:\n  htpasswd:\n    realm: workshop\n    path: {}\n",
+                    dir.join("htpasswd").display()
+                ));
+            }
+            Auth::Token(issuer) => {
+                issuer.write_certificate(&dir.join("token.crt"));
+                yaml.push_str(&format!(
+                    "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                    issuer.realm(),
+                    token_issuer::SERVICE,
+                    token_issuer::ISSUER,
+                    dir.join("token.crt").display()
+                ));
+            }
+        }
+        std::fs::write(&config, yaml).unwrap();
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
 
         let mut command = Command::new("docker-registry");
@@ -108,7 +149,12 @@ impl Registry {
             )
         });
         std::fs::write(dir.join("registry.pid"), child.id().to_string()).unwrap();
-        let mut registry = Registry { child, dir, port: 0 };
+        let mut registry = Registry {
+            child,
+            dir,
+            port: 0,
+            auth,
+        };
         registry.port = registry.wait_for_port();
         registry
     }
@@ -116,6 +162,11 @@ impl Registry {
     /// Where clients reach it: "127.0.0.1:PORT".
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// How it wants clients to authenticate.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The server's process id.

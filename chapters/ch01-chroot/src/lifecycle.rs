@@ -287,7 +287,7 @@ fn explain_clone_error(errno: Errno, flags: CloneFlags) -> anyhow::Error {
 
 /// Runs `step`, turning a panic (an unfinished `todo!()`, say) into an error, so the
 /// lifecycle still kills the child and cleans up.
-fn without_panics<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
+pub fn without_panics<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
     panic::catch_unwind(AssertUnwindSafe(step))
         .unwrap_or_else(|_| bail!("the runtime panicked (message above): is an exercise still todo!()?"))
 }

@@ -9,6 +9,7 @@
 
 pub mod image;
 pub mod ownership;
+pub mod progress;
 pub mod pull;
 pub mod reference;
 pub mod registry;
@@ -79,7 +80,7 @@ pub fn run(args: &RunArgs) -> i32 {
 /// command, environment, working directory and user. The image is pulled only if
 /// the store does not have it: a container start pays nothing for pulling.
 pub fn container_from_image(words: &[String], insecure: bool) -> Result<Container> {
-    let (image, command) = words.split_first().context("give --rootfs DIR or an IMAGE to run")?;
+    let (image, command) = image_and_command(words)?;
     let reference = parse_reference(image)?;
     let stored = match store::find(&reference)? {
         Some(stored) => stored,
@@ -87,6 +88,17 @@ pub fn container_from_image(words: &[String], insecure: bool) -> Result<Containe
     };
     let rootfs = stored.rootfs();
     container_with_config(&rootfs, &stored.config()?.config, command, &rootfs)
+}
+
+/// Splits `run`'s words into IMAGE and COMMAND. In `run IMAGE -- ls -l`, the `--`
+/// comes after a word already read, so clap keeps it among the words: it is only
+/// the separator here, not the command.
+pub fn image_and_command(words: &[String]) -> Result<(&String, &[String])> {
+    let (image, mut command) = words.split_first().context("give --rootfs DIR or an IMAGE to run")?;
+    if command.first().is_some_and(|word| word == "--") {
+        command = &command[1..];
+    }
+    Ok((image, command))
 }
 
 /// A container on `rootfs` as the image's config says: its command (entrypoint,

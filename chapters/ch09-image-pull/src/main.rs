@@ -1,3 +1,4 @@
+use ch01::lifecycle::without_panics;
 use ch09_image_pull::reference::parse_reference;
 use ch09_image_pull::{pull, store, RunArgs};
 use clap::{Parser, Subcommand};
@@ -12,7 +13,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a container: `run [OPTIONS] IMAGE [COMMAND...]` or `run [OPTIONS] --rootfs DIR COMMAND...`.
+    /// Run a container: from an image, or (as in the chapters before) on --rootfs DIR.
+    #[command(
+        override_usage = concat!(
+            env!("CARGO_BIN_NAME"), " run [OPTIONS] IMAGE [-- COMMAND [ARG...]]\n       ",
+            env!("CARGO_BIN_NAME"), " run [OPTIONS] --rootfs DIR -- COMMAND [ARG...]"
+        ),
+        mut_arg("command", |arg| arg
+            .value_name("IMAGE|COMMAND")
+            .help("The image to run, then the command and its arguments (default: the image's entrypoint and cmd); \
+                   with --rootfs, only the command. Put `--` before a command that has flags of its own"))
+    )]
     Run(Box<RunArgs>),
     /// Pull IMAGE from its registry into the store.
     Pull {
@@ -41,7 +52,8 @@ fn main() {
             if verbose {
                 ch01::verbose::enable();
             }
-            match parse_reference(&image).and_then(|reference| pull::pull(&reference, insecure)) {
+            // A panic (an exercise still todo!()) becomes an error like any other.
+            match without_panics(|| parse_reference(&image).and_then(|reference| pull::pull(&reference, insecure))) {
                 Ok(stored) => {
                     println!("{}: {}", stored.record.reference, stored.record.manifest_digest);
                     0
@@ -54,15 +66,12 @@ fn main() {
         }
         Command::Images => match store::list() {
             Ok(records) => {
-                println!("{:<50} {:<20} {:>10}", "REFERENCE", "DIGEST", "SIZE");
+                let width = records.iter().map(|r| r.reference.len()).max().unwrap_or(0).max(9);
+                println!("{:<width$}  {:<12}  {:>10}", "REFERENCE", "DIGEST", "SIZE");
                 for record in records {
                     let digest = &record.manifest_digest.trim_start_matches("sha256:")[..12];
-                    println!(
-                        "{:<50} {:<20} {:>7.1} MB",
-                        record.reference,
-                        digest,
-                        record.size as f64 / 1e6
-                    );
+                    let size = record.size as f64 / 1e6;
+                    println!("{:<width$}  {digest:<12}  {size:>7.1} MB", record.reference);
                 }
                 0
             }

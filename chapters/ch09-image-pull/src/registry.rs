@@ -67,6 +67,9 @@ impl Registry {
                     .context("the registry wants authentication but says not how (no WWW-Authenticate)")?
                     .to_string();
                 registry.authorization = Some(registry.authenticate(&challenge, reference)?);
+                if challenge.to_ascii_lowercase().starts_with("basic") {
+                    registry.check_credentials(&probe, host)?;
+                }
             }
             status => bail!("the registry {host} answered {status} to /v2/: is it an OCI registry?"),
         }
@@ -113,6 +116,26 @@ impl Registry {
             .or(body["access_token"].as_str())
             .context("no token in the answer")?;
         Ok(format!("Bearer {token}"))
+    }
+
+    /// Asks `/v2/` again, with the user name and password: a registry that
+    /// refuses them says so here, before any image request.
+    fn check_credentials(&self, probe: &str, host: &str) -> Result<()> {
+        verbose::say(format_args!("GET {probe} (with the user name and password)"));
+        let mut request = self.http.get(probe);
+        if let Some(authorization) = &self.authorization {
+            request = request.header(AUTHORIZATION, authorization);
+        }
+        let answer = request
+            .send()
+            .with_context(|| format!("cannot reach the registry {host}"))?;
+        if answer.status() == StatusCode::UNAUTHORIZED {
+            bail!(
+                "the registry {host} refused the user name and password (from WORKSHOP_REGISTRY_USER and \
+                 WORKSHOP_REGISTRY_PASSWORD, or ~/.docker/config.json): check them"
+            );
+        }
+        Ok(())
     }
 
     fn get(&self, url: &str, accept: Option<String>) -> Result<Response> {

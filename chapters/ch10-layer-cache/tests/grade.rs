@@ -37,6 +37,11 @@ fn unreferenced_rmi_collects_unused_layers() {
     ch10::rmi_collects_unused_layers(BINARY);
 }
 
+#[test]
+fn commit_pull_progress_shows_what_is_cached() {
+    ch10::pull_progress_shows_what_is_cached(BINARY);
+}
+
 // Checks of the runtime around the exercises: they may pass before you start.
 
 #[test]

@@ -2,7 +2,7 @@
 //! verified: the manifest against its digest, each blob as it streams, each
 //! layer's uncompressed content against the config's diff ID.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -11,19 +11,23 @@ use flate2::read::GzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::image::{is_index, select_platform, this_platform, ImageConfig, Index, Manifest};
+use crate::progress::Progress;
 use crate::reference::Reference;
 use crate::registry::{check_digest, Registry};
 use crate::store::{self, StoredImage, WorkDir};
 
 /// Pulls `reference` into the store (or finds it there already) and returns it.
 pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
+    let progress = Progress::new();
+    progress.line(&pulling_from(reference));
     let registry = Registry::connect(reference, insecure)?;
     let (bytes, digest) = manifest_for_this_platform(&registry, reference)?;
     let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
     let size: u64 = manifest.layers.iter().map(|l| l.size).sum();
     let dir = store::image_dir(&digest);
     if dir.join("rootfs").is_dir() {
-        say(&format!("{reference}: already exists ({digest})"));
+        progress.line(&format!("Digest: {digest}"));
+        progress.line(&format!("Status: Image is up to date for {reference}"));
         store::record(reference, &digest, size)?;
         return Ok(StoredImage {
             dir,
@@ -50,15 +54,14 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
     let rootfs = work.0.join("rootfs");
     std::fs::create_dir(&rootfs)?;
     for (layer, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
-        let short = &layer.digest.trim_start_matches("sha256:")[..12];
         let blob = work.0.join("layer");
-        let total = layer.size;
-        registry.download_blob(&layer.digest, &blob, |done| progress(short, "Downloading", done, total))?;
-        progress(short, "Extracting", total, total);
+        registry.download_blob(&layer.digest, &blob, |done| {
+            progress.downloading(&layer.digest, done, layer.size)
+        })?;
         unpack_verified(&blob, &layer.media_type, diff_id, &rootfs)
             .with_context(|| format!("layer {}", layer.digest))?;
         std::fs::remove_file(&blob)?;
-        say(&format!("{short}: Pull complete"));
+        progress.layer(&layer.digest, "Pull complete");
     }
     crate::ownership::shift_to_mapped_root(&rootfs)?;
     std::fs::write(work.0.join("manifest.json"), &bytes)?;
@@ -70,7 +73,8 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<StoredImage> {
         Err(error) => return Err(error).context("moving the pulled image into the store"),
     }
     store::record(reference, &digest, size)?;
-    say(&format!("Digest: {digest}"));
+    progress.line(&format!("Digest: {digest}"));
+    progress.line(&format!("Status: Downloaded newer image for {reference}"));
     Ok(StoredImage {
         dir,
         record: store::RefRecord {
@@ -137,21 +141,12 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
-/// A status line, on the terminal only (quiet when stderr is not a terminal).
-fn say(line: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("{line}");
-    }
-}
-
-/// "abcdef012345: Downloading 1.2/3.4 MB", updated in place on a terminal.
-fn progress(layer: &str, what: &str, done: u64, total: u64) {
-    let mut stderr = std::io::stderr();
-    if stderr.is_terminal() {
-        let mb = |bytes: u64| bytes as f64 / 1e6;
-        let _ = write!(stderr, "\r{layer}: {what} {:.1}/{:.1} MB\x1b[K", mb(done), mb(total));
-        if what == "Extracting" {
-            let _ = writeln!(stderr);
-        }
-    }
+/// Docker's first line: "latest: Pulling from library/alpine".
+pub fn pulling_from(reference: &Reference) -> String {
+    let what = reference
+        .digest
+        .as_deref()
+        .or(reference.tag.as_deref())
+        .unwrap_or("latest");
+    format!("{what}: Pulling from {}", reference.repository)
 }

@@ -53,6 +53,21 @@ fn the_image_runs_with_its_config() {
     ch09::the_image_runs_with_its_config(BINARY);
 }
 
+#[test]
+fn a_token_registry_is_pulled_from_anonymously() {
+    ch09::a_token_registry_is_pulled_from_anonymously(BINARY);
+}
+
+#[test]
+fn a_basic_auth_registry_takes_credentials() {
+    ch09::a_basic_auth_registry_takes_credentials(BINARY);
+}
+
+#[test]
+fn pull_progress_shows_on_a_terminal_only() {
+    ch09::pull_progress_shows_on_a_terminal_only(BINARY);
+}
+
 // Checks of the runtime around the exercises: they may pass before you start.
 
 #[test]

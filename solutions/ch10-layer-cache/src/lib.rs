@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> i32 {
 /// IMAGE [COMMAND...] as a container on the store's layers: the top layer is its
 /// rootfs (the overlay is mounted on it), the others are stacked below it.
 pub fn container_from_store(words: &[String], insecure: bool) -> Result<(Container, Vec<std::path::PathBuf>)> {
-    let (image, command) = words.split_first().context("give --rootfs DIR or an IMAGE to run")?;
+    let (image, command) = ch09::image_and_command(words)?;
     let reference = parse_reference(image)?;
     let record = match store::find(&reference)? {
         Some(record) => record,

@@ -1,3 +1,4 @@
+use ch01::lifecycle::without_panics;
 use ch09::reference::parse_reference;
 use ch10_layer_cache_solution::{gc, pull, store, RunArgs};
 use clap::{Parser, Subcommand};
@@ -12,7 +13,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a container: `run [OPTIONS] IMAGE [COMMAND...]` or `run [OPTIONS] --rootfs DIR COMMAND...`.
+    /// Run a container: from an image, or (as in the chapters before) on --rootfs DIR.
+    #[command(
+        override_usage = concat!(
+            env!("CARGO_BIN_NAME"), " run [OPTIONS] IMAGE [-- COMMAND [ARG...]]\n       ",
+            env!("CARGO_BIN_NAME"), " run [OPTIONS] --rootfs DIR -- COMMAND [ARG...]"
+        ),
+        mut_arg("command", |arg| arg
+            .value_name("IMAGE|COMMAND")
+            .help("The image to run, then the command and its arguments (default: the image's entrypoint and cmd); \
+                   with --rootfs, only the command. Put `--` before a command that has flags of its own"))
+    )]
     Run(Box<RunArgs>),
     /// Pull IMAGE into the store, fetching only what it does not have.
     Pull {
@@ -46,30 +57,32 @@ fn main() {
             if verbose {
                 ch01::verbose::enable();
             }
-            report(
-                parse_reference(&image)
-                    .and_then(|reference| pull::pull(&reference, insecure))
-                    .map(|record| {
-                        println!("{}: {}", record.reference, record.manifest_digest);
-                    }),
-            )
+            report(|| {
+                let record = pull::pull(&parse_reference(&image)?, insecure)?;
+                println!("{}: {}", record.reference, record.manifest_digest);
+                Ok(())
+            })
         }
         Command::Images => {
-            println!("{:<50} {:<14} {:>7} {:>10}", "REFERENCE", "DIGEST", "LAYERS", "SIZE");
-            for record in store::list() {
+            let records = store::list();
+            let width = records.iter().map(|r| r.reference.len()).max().unwrap_or(0).max(9);
+            println!(
+                "{:<width$}  {:<12}  {:>6}  {:>10}",
+                "REFERENCE", "DIGEST", "LAYERS", "SIZE"
+            );
+            for record in records {
                 let digest = &record.manifest_digest.trim_start_matches("sha256:")[..12];
                 let size = record.size as f64 / 1e6;
+                let layers = record.layers.len();
                 println!(
-                    "{:<50} {:<14} {:>7} {:>7.1} MB",
-                    record.reference,
-                    digest,
-                    record.layers.len(),
-                    size
+                    "{:<width$}  {digest:<12}  {layers:>6}  {size:>7.1} MB",
+                    record.reference
                 );
             }
             0
         }
-        Command::Rmi { image } => report(parse_reference(&image).and_then(|reference| {
+        Command::Rmi { image } => report(|| {
+            let reference = parse_reference(&image)?;
             if !store::forget(&reference.to_string())? {
                 anyhow::bail!("{reference} is not in the store (see `images`)");
             }
@@ -77,13 +90,14 @@ fn main() {
             println!("Untagged: {reference}");
             println!("Deleted: {} layer(s), {} blob(s)", collected.layers, collected.blobs);
             Ok(())
-        })),
+        }),
     };
     std::process::exit(code);
 }
 
-fn report(result: anyhow::Result<()>) -> i32 {
-    match result {
+fn report(result: impl FnOnce() -> anyhow::Result<()>) -> i32 {
+    // A panic (an exercise still todo!()) becomes an error like any other.
+    match without_panics(result) {
         Ok(()) => 0,
         Err(error) => {
             eprintln!("workshop: error: {error:#}");

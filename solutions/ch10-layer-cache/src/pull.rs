@@ -1,12 +1,13 @@
 //! `pull`, with the cache: a blob or a layer the store has already is never
 //! fetched or unpacked again, whichever image it came with.
 
-use std::io::IsTerminal;
-
 use anyhow::{bail, Context, Result};
 use ch01::verbose;
 
-use ch09::image::{ImageConfig, Manifest};
+use std::path::PathBuf;
+
+use ch09::image::{Descriptor, ImageConfig, Manifest};
+use ch09::progress::Progress;
 use ch09::reference::Reference;
 use ch09::registry::Registry;
 
@@ -14,6 +15,8 @@ use crate::store::{self, ImageRecord, WorkDir};
 
 /// Pulls `reference` into the store, fetching only what it does not have.
 pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
+    let progress = Progress::new();
+    progress.line(&ch09::pull::pulling_from(reference));
     let registry = Registry::connect(reference, insecure)?;
     let (bytes, digest) = ch09::pull::manifest_for_this_platform(&registry, reference)?;
     let manifest: Manifest = serde_json::from_slice(&bytes).context("the image manifest is not valid")?;
@@ -24,7 +27,7 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
         .map(|d| format!("{}\n", d.trim_start_matches("sha256:")))
         .collect();
     std::fs::write(work.0.join("uses"), uses)?;
-    let config_blob = fetch_blob(&registry, &manifest.config.digest, &work)?;
+    let config_blob = fetch_blob(&registry, &manifest.config, &work, &Progress::silent())?;
     let config: ImageConfig =
         serde_json::from_slice(&std::fs::read(config_blob)?).context("the image config is not valid")?;
     if config.rootfs.diff_ids.len() != manifest.layers.len() {
@@ -34,6 +37,7 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
             config.rootfs.diff_ids.len()
         );
     }
+    let mut fetched_a_layer = false;
     for (layer, diff_id) in manifest.layers.iter().zip(&config.rootfs.diff_ids) {
         let short = &layer.digest.trim_start_matches("sha256:")[..12];
         // Listed before the check, so that a garbage collection cannot take a layer
@@ -44,10 +48,11 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
             format!("{}\n", diff_id.trim_start_matches("sha256:")).as_bytes(),
         )?;
         if store::layer_path(diff_id).is_dir() {
-            say(&format!("{short}: Already exists"));
+            progress.layer(&layer.digest, "Already exists");
             continue;
         }
-        let blob = fetch_blob(&registry, &layer.digest, &work)?;
+        fetched_a_layer = true;
+        let blob = fetch_blob(&registry, layer, &work, &progress)?;
         let unpacked = work.0.join(diff_id.trim_start_matches("sha256:"));
         std::fs::create_dir(&unpacked)?;
         ch09::pull::unpack_verified(&blob, &layer.media_type, diff_id, &unpacked)
@@ -58,7 +63,7 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
         ));
         ch09::ownership::shift_to_mapped_root(&unpacked)?;
         store::commit(&unpacked, &store::layer_path(diff_id))?;
-        say(&format!("{short}: Pull complete"));
+        progress.layer(&layer.digest, "Pull complete");
     }
     let record = ImageRecord {
         reference: reference.to_string(),
@@ -69,24 +74,24 @@ pub fn pull(reference: &Reference, insecure: bool) -> Result<ImageRecord> {
         size: manifest.layers.iter().map(|l| l.size).sum(),
     };
     store::record(&record)?;
-    say(&format!("Digest: {digest}"));
+    progress.line(&format!("Digest: {digest}"));
+    progress.line(&if fetched_a_layer {
+        format!("Status: Downloaded newer image for {reference}")
+    } else {
+        format!("Status: Image is up to date for {reference}")
+    });
     Ok(record)
 }
 
-/// The blob `digest` from the store, or fetched, verified and committed to it.
-fn fetch_blob(registry: &Registry, digest: &str, work: &WorkDir) -> Result<std::path::PathBuf> {
+/// The blob from the store, or fetched, verified and committed to it.
+fn fetch_blob(registry: &Registry, blob: &Descriptor, work: &WorkDir, progress: &Progress) -> Result<PathBuf> {
+    let digest = &blob.digest;
     let path = store::blob_path(digest);
     if path.is_file() {
         return Ok(path);
     }
     let download = work.0.join(digest.trim_start_matches("sha256:"));
-    registry.download_blob(digest, &download, |_| {})?;
+    registry.download_blob(digest, &download, |done| progress.downloading(digest, done, blob.size))?;
     store::commit(&download, &path)?;
     Ok(path)
-}
-
-fn say(line: &str) {
-    if std::io::stderr().is_terminal() {
-        eprintln!("{line}");
-    }
 }
