@@ -33,7 +33,11 @@ impl Mechanism for MountNamespace {
         // kernel lets the container mount them only while the host's are still
         // visible in its mount namespace (see "mount_too_revealing" in mount(2)'s
         // EPERM and user_namespaces(7)).
-        ch02::pid_namespace::mount_proc(&rootfs.join("proc"))?;
+        // Made if missing, as /sys and /tmp are: a rootfs without it then fails
+        // on what it lacks (its command), not on a mount point.
+        let proc = rootfs.join("proc");
+        std::fs::create_dir_all(&proc).with_context(|| format!("creating {}", proc.display()))?;
+        ch02::pid_namespace::mount_proc(&proc)?;
         mount_sys_and_tmp(rootfs)?;
         pivot_root::pivot_into(rootfs)
     }
