@@ -5,9 +5,10 @@
 //! reclaimed by the next run once nobody holds its lock. See flock(2).
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ch01::{Container, Mechanism};
 use nix::fcntl::{Flock, FlockArg};
 
@@ -24,21 +25,39 @@ impl RunningLock {
     /// Takes the lock for container `id`.
     pub fn acquire(id: &str) -> Result<RunningLock> {
         std::fs::create_dir_all(RUNNING_DIR).with_context(|| format!("creating {RUNNING_DIR}"))?;
+        reclaim_stale_locks();
         let path = PathBuf::from(RUNNING_DIR).join(id);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
-            .map_err(|(_, errno)| errno)
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(RunningLock { _lock: lock, path })
+        for _ in 0..3 {
+            let file = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+                .map_err(|(_, errno)| errno)
+                .with_context(|| format!("locking {}", path.display()))?;
+            // Another run reclaiming stale locks may have removed the file between
+            // our open and our lock (it was not locked yet): a lock on a removed
+            // file says nothing, so make a new one.
+            let still_there = std::fs::metadata(&path).is_ok_and(|m| m.ino() == lock.metadata().map_or(0, |l| l.ino()));
+            if still_there {
+                return Ok(RunningLock { _lock: lock, path });
+            }
+        }
+        bail!("{} kept being removed while it was locked", path.display())
     }
 
     /// Releases the lock and removes its file.
     pub fn release(self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the lock files nobody holds: a runtime killed before it made anything
+/// else leaves only this file, which no other reclaim would find.
+fn reclaim_stale_locks() {
+    for entry in std::fs::read_dir(RUNNING_DIR).into_iter().flatten().flatten() {
+        is_running(&entry.file_name().to_string_lossy()); // removes a stale one
     }
 }
 

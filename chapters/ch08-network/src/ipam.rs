@@ -52,6 +52,7 @@ pub fn lease_address(id: &str) -> Result<Lease> {
     let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
         .map_err(|(_, errno)| errno)
         .context("locking the leases")?;
+    reclaim_stale_leases(dir);
     for host in 2..=254u8 {
         let address = Ipv4Addr::new(SUBNET.octets()[0], SUBNET.octets()[1], SUBNET.octets()[2], host);
         if let Some(file) = try_lease(dir, address, id)? {
@@ -62,6 +63,25 @@ pub fn lease_address(id: &str) -> Result<Lease> {
         "no free address left in {SUBNET}/{PREFIX_LEN}: {} containers are running",
         253
     )
+}
+
+/// Removes the leases of containers that are no longer running: a runtime killed
+/// outright cannot release its own, and the next run reclaims them all, not only
+/// the address it takes. Called under the lock (so an empty lease is a crash's).
+fn reclaim_stale_leases(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue; // the lock
+        }
+        let holder = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        if holder.trim().is_empty() || !is_running(holder.trim()) {
+            eprintln!(
+                "workshop: removing the lease {} left by an earlier run",
+                entry.path().display()
+            );
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 // ANCHOR: try_lease
