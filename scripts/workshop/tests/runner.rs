@@ -128,9 +128,11 @@ fn the_student_crates_carry_no_hints() {
 fn chapter_01_workspace(scratch: &Scratch) -> PathBuf {
     let root = scratch.0.join("ws");
     let real = workspace();
+    // Copied with fresh modification times (not `cp -a`): cargo rebuilds what is
+    // newer than its last build, and an earlier run of this test built a solved crate.
     let copy = |from: &str| {
         let status = Command::new("cp")
-            .arg("-a")
+            .arg("-r")
             .arg(real.join(from))
             .arg(root.join(from).parent().unwrap())
             .status()
