@@ -299,14 +299,16 @@ fn kill_runs_at_random_points(
     let size = Size::from_env();
     let mut random = Random::new(what);
     let script = ["/bin/sh", "-c", "/bin/probe net; sleep 0.2; exit 3"];
-    // How long a whole run takes: the kills fall anywhere in it.
-    let timer = Instant::now();
-    let whole = output_of_child(
-        spawn_in(netns, &run_args("whole", &script)),
-        &run_args("whole", &script),
-    );
-    let whole_run = timer.elapsed();
-    check(whole.code == Some(3), "the run to time should exit with 3", &whole);
+    // How long a whole run takes (the second: the first warms the caches): the
+    // kills fall anywhere in it.
+    let whole_args = run_args("whole", &script);
+    let mut whole_run = Duration::ZERO;
+    for _ in 0..2 {
+        let timer = Instant::now();
+        let whole = output_of_child(spawn_in(netns, &whole_args), &whole_args);
+        whole_run = timer.elapsed();
+        check(whole.code == Some(3), "a whole run should exit with 3", &whole);
+    }
     // A neighbour holds a lower address while the killed one starts, and is gone
     // before the next run: that run takes the neighbour's address, so it must
     // reclaim the killed one's lease of its own accord.
