@@ -11,7 +11,15 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("probe");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let target = std::env::var("TARGET").unwrap();
-    let status = Command::new(rustc)
+    let mut rustc = Command::new(rustc);
+    // A cross build (say, checking aarch64 on an x86_64 machine) names its linker
+    // as cargo does: CARGO_TARGET_<TRIPLE>_LINKER.
+    let linker_variable = format!("CARGO_TARGET_{}_LINKER", target.to_uppercase().replace('-', "_"));
+    println!("cargo:rerun-if-env-changed={linker_variable}");
+    if let Ok(linker) = std::env::var(&linker_variable) {
+        rustc.arg("-C").arg(format!("linker={linker}"));
+    }
+    let status = rustc
         .args([
             "--edition",
             "2021",

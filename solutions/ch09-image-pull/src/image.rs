@@ -208,6 +208,22 @@ mod tests {
     }
 
     #[test]
+    fn this_platform_is_the_machine_the_runtime_was_built_for() {
+        let platform = this_platform();
+        let expected = if cfg!(target_arch = "x86_64") {
+            ("amd64", None)
+        } else if cfg!(target_arch = "aarch64") {
+            ("arm64", Some("v8"))
+        } else {
+            return; // other architectures: not checked
+        };
+        assert_eq!(
+            (platform.os.as_str(), platform.architecture.as_str(), platform.variant.as_deref()),
+            ("linux", expected.0, expected.1)
+        );
+    }
+
+    #[test]
     fn the_platform_is_chosen_and_its_absence_explained() {
         let want = Platform {
             os: "linux".into(),
