@@ -47,6 +47,10 @@ struct Cli {
     /// The root filesystem the images are made of.
     #[arg(long, default_value = "/var/lib/workshop/busybox")]
     rootfs: PathBuf,
+    /// Measure this chapter 10 runtime binary (e.g. a variant built elsewhere)
+    /// instead of building the workspace's in release mode.
+    #[arg(long)]
+    runtime: Option<PathBuf>,
 }
 
 fn main() {
@@ -108,6 +112,11 @@ fn preflight(cli: &Cli) -> Result<PathBuf> {
             "{} has no bin/true (sudo scripts/provision.sh makes the busybox rootfs)",
             cli.rootfs.display()
         );
+    }
+    if let Some(runtime) = &cli.runtime {
+        return runtime
+            .canonicalize()
+            .with_context(|| format!("no runtime at {}", runtime.display()));
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
