@@ -90,6 +90,12 @@ fn sandbox_in(netns: &NetNs) -> Sandbox {
     sandbox
 }
 
+/// The busybox + probe root filesystem of a sandbox (owned by root), as a layer.
+fn busybox_layer() -> oci::Layer {
+    let plain = Sandbox::new(&runtime());
+    oci::layer(&oci::entries_from_dir(&plain.rootfs))
+}
+
 /// A directory SANDBOX/name for a volume, which the container's root may write.
 fn volume_dir(sandbox: &Sandbox, name: &str) -> PathBuf {
     let dir = sandbox.dir.join(name);
@@ -161,13 +167,27 @@ fn containers_in_a_row_exit_with_their_status_and_leave_nothing() {
     let netns = NetNs::new();
     let sandbox = sandbox_in(&netns);
     let volume = volume_dir(&sandbox, "volume");
+    // Every other container runs an image: its layers stacked from the store.
+    let mut random = Random::new("in a row (the image)");
+    let image = PushedImage::with_layers("soak-in-a-row", vec![busybox_layer()], &mut random);
+    let pulled = output_of(runtime_command(&["pull", &image.reference]));
+    check(pulled.code == Some(0), "the image should pull", &pulled);
     let started = Instant::now();
     for i in 0..size.in_a_row {
         // Distinct among any 120 in a row, and never 125-127 (the runtime's own).
         let status = (i % 120 + 1) as i32;
         let flags = every_mechanism(&volume, &format!("soak-{i}"));
         let script = format!("/bin/probe net; hostname; echo {i} > /data/last; exit {status}");
-        let output = sandbox.run(&strs(&flags), &["/bin/sh", "-c", &script]);
+        let command = ["/bin/sh", "-c", &script];
+        let output = if i % 2 == 0 {
+            sandbox.run(&strs(&flags), &command)
+        } else {
+            let mut args = vec!["run".to_string()];
+            args.extend(flags);
+            args.push(image.reference.clone());
+            args.extend(command.iter().map(|s| s.to_string()));
+            sandbox.run_raw(&args, None, &[])
+        };
         check(
             output.code == Some(status),
             &format!("container {i} should exit with its status {status}"),
@@ -189,7 +209,8 @@ fn containers_in_a_row_exit_with_their_status_and_leave_nothing() {
     }
     let took = started.elapsed();
     eprintln!(
-        "in a row: {} containers, every mechanism on, in {:.1} s ({} each, checks included); nothing left",
+        "in a row: {} containers (half on a rootfs, half on an image), every mechanism on, in {:.1} s \
+         ({} each, checks included); nothing left",
         size.in_a_row,
         took.as_secs_f64(),
         per_run(took, size.in_a_row)
@@ -427,8 +448,7 @@ fn a_runtime_killed_while_running_an_image_is_cleaned_up_by_the_next_run() {
     let netns = NetNs::new();
     let sandbox = sandbox_in(&netns);
     let volume = volume_dir(&sandbox, "volume");
-    let base = oci::layer(&oci::entries_from_dir(&sandbox.rootfs));
-    let image = PushedImage::with_layers("soak-killed-run", vec![base], &mut random);
+    let image = PushedImage::with_layers("soak-killed-run", vec![busybox_layer()], &mut random);
     let pulled = output_of(runtime_command(&["pull", &image.reference]));
     check(pulled.code == Some(0), "the image should pull", &pulled);
     let run_args = |hostname: &str, command: &[&str]| {
