@@ -27,18 +27,18 @@ impl RunningLock {
         std::fs::create_dir_all(RUNNING_DIR).with_context(|| format!("creating {RUNNING_DIR}"))?;
         reclaim_stale_locks();
         let path = PathBuf::from(RUNNING_DIR).join(id);
-        for _ in 0..3 {
+        for _ in 0..10 {
             let file = OpenOptions::new()
                 .create(true)
                 .truncate(false)
                 .write(true)
                 .open(&path)?;
-            let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            // Blocking: another run reclaiming stale locks may hold it for a moment
+            // (it was not locked yet), then remove it. A lock on a removed file
+            // says nothing, so then make a new one.
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, errno)| errno)
                 .with_context(|| format!("locking {}", path.display()))?;
-            // Another run reclaiming stale locks may have removed the file between
-            // our open and our lock (it was not locked yet): a lock on a removed
-            // file says nothing, so make a new one.
             let still_there = std::fs::metadata(&path).is_ok_and(|m| m.ino() == lock.metadata().map_or(0, |l| l.ino()));
             if still_there {
                 return Ok(RunningLock { _lock: lock, path });
