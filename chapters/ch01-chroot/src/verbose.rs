@@ -7,6 +7,7 @@
 //! ```
 
 use std::fmt;
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -35,6 +36,9 @@ pub fn say(what: fmt::Arguments) {
         } else {
             "parent"
         };
-        eprintln!("[workshop {side}] {what}");
+        // One write(2) for the whole line: eprintln! writes piece by piece, and the
+        // container's own output, on the same terminal, could land in the middle.
+        let line = format!("[workshop {side}] {what}\n");
+        let _ = std::io::stderr().write_all(line.as_bytes());
     }
 }
