@@ -1,0 +1,262 @@
+//! Runs the commands the book shows and checks that they print what the book says.
+//!
+//! `scripts/check-book-commands.sh` runs this (as root: the runtimes need it). For
+//! every page of book/src, it reads the ```` ```console ```` blocks, decides which
+//! commands can run unattended here (select.rs says which and why), builds the
+//! chapter binaries they need, runs each with a time limit, and compares the output
+//! and the exit status with the page's (compare.rs says how). It prints every
+//! mismatch, the commands it skipped with the reason, and a summary line; it exits
+//! with 1 when any command did not match.
+
+mod book;
+mod compare;
+mod select;
+
+use anyhow::{bail, Context, Result};
+use select::{Plan, Status};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// No command of the book takes long; one that hangs is stopped after this.
+const TIME_LIMIT_SECONDS: u32 = 30;
+
+fn main() -> Result<ExitCode> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let verbose = std::env::args().any(|arg| arg == "-v" || arg == "--verbose");
+    if !is_root() {
+        bail!("the chapter runtimes need root: run scripts/check-book-commands.sh as root (or with sudo)");
+    }
+
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(root.join("book/src"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let commands = book::commands_of_page(&name, &std::fs::read_to_string(&path)?);
+            let plans = select::plan_page(&commands);
+            pages.push((name, commands, plans));
+        }
+    }
+    pages.sort_by(|a, b| a.0.cmp(&b.0));
+
+    build(&root, &pages)?;
+    // Stop between two commands on Ctrl-C, so that the copies below are removed.
+    stop_on_ctrl_c()?;
+    let _copies = RootfsCopies::make(&pages)?;
+
+    let (mut matched, mut skipped, mut failed) = (0, 0, 0);
+    for (page, commands, plans) in &pages {
+        let (mut page_run, mut page_skipped) = (0, 0);
+        let mut previous_status: Option<i32> = None;
+        for (command, plan) in commands.iter().zip(plans) {
+            if STOP.load(Ordering::SeqCst) {
+                bail!("interrupted");
+            }
+            match plan {
+                Plan::Skip(reason) => {
+                    page_skipped += 1;
+                    if verbose {
+                        println!(
+                            "  skipped {page}:{}: `{}`: {reason}",
+                            command.line,
+                            select::short(&command.text)
+                        );
+                    }
+                    previous_status = None;
+                }
+                Plan::Run(run) => {
+                    page_run += 1;
+                    let (output, status) = if run.status == Status::EchoOfPrevious {
+                        let previous = previous_status.context("echo $? after a command that did not run")?;
+                        (vec![previous.to_string()], 0)
+                    } else {
+                        run_command(&root, &run.script)?
+                    };
+                    previous_status = Some(status);
+                    let status_ok = match run.status {
+                        Status::Success => status == 0,
+                        Status::Failure => status != 0,
+                        Status::EchoOfPrevious | Status::ShownInOutput | Status::NotShown => true,
+                    };
+                    if compare::output_matches(&command.output, &output) && status_ok {
+                        matched += 1;
+                    } else {
+                        failed += 1;
+                        report_mismatch(page, command, &run.script, &output, status, &run.status);
+                    }
+                }
+            }
+        }
+        skipped += page_skipped;
+        if page_run + page_skipped > 0 {
+            println!("{page}: {page_run} run, {page_skipped} skipped");
+        }
+    }
+
+    println!("book commands: {matched} run and matched, {skipped} skipped");
+    if failed > 0 {
+        println!("{failed} command(s) printed something other than the book shows (above)");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The copies of the rootfs the selected commands run on (see select::ROOTFS_COPIES),
+/// made as the pages make them, and removed when dropped: at the end, or on an error.
+struct RootfsCopies(Vec<&'static str>);
+
+impl RootfsCopies {
+    fn make(pages: &[(String, Vec<book::ShownCommand>, Vec<Plan>)]) -> Result<RootfsCopies> {
+        let needed: BTreeSet<&'static str> = pages
+            .iter()
+            .flat_map(|(_, _, plans)| plans)
+            .filter_map(|plan| match plan {
+                Plan::Run(run) => run.rootfs_copy,
+                Plan::Skip(_) => None,
+            })
+            .collect();
+        let mut copies = RootfsCopies(Vec::new());
+        for copy in needed {
+            if Path::new(copy).exists() {
+                bail!("{copy} exists already: remove it (the checker makes it afresh, as the book does)");
+            }
+            copies.0.push(copy);
+            let made = Command::new("cp")
+                .args(["-a", select::ROOTFS, copy])
+                .status()?
+                .success()
+                && Command::new("chown")
+                    .args(["-R", "100000:100000", copy])
+                    .status()?
+                    .success();
+            if !made {
+                bail!("could not copy {} to {copy}", select::ROOTFS);
+            }
+        }
+        Ok(copies)
+    }
+}
+
+impl Drop for RootfsCopies {
+    fn drop(&mut self) {
+        for copy in &self.0 {
+            if let Err(error) = std::fs::remove_dir_all(copy) {
+                eprintln!("bookcheck: could not remove {copy}: {error}");
+            }
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn ask_to_stop(_signal: i32) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT and SIGTERM set STOP instead of ending the checker. The command running at
+/// that moment gets the signal too (from the terminal, or forwarded by timeout(1)).
+fn stop_on_ctrl_c() -> Result<()> {
+    let action = SigAction::new(SigHandler::Handler(ask_to_stop), SaFlags::empty(), SigSet::empty());
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+/// One `cargo build` of every chapter binary the selected commands need.
+fn build(root: &Path, pages: &[(String, Vec<book::ShownCommand>, Vec<Plan>)]) -> Result<()> {
+    let packages: BTreeSet<&str> = pages
+        .iter()
+        .flat_map(|(_, _, plans)| plans)
+        .filter_map(|plan| match plan {
+            Plan::Run(run) => run.package.as_deref(),
+            Plan::Skip(_) => None,
+        })
+        .collect();
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo.current_dir(root).args(["build", "-q"]);
+    for package in &packages {
+        cargo.args(["-p", package]);
+    }
+    if !cargo.status()?.success() {
+        bail!("cargo build of {packages:?} failed");
+    }
+    Ok(())
+}
+
+/// Runs a command line as the page's reader would type it: in bash, from the
+/// workspace's root, on a terminal (script(1) gives it a pseudo-terminal, so
+/// stdout and stderr come together as on screen, `ls` prints columns and the
+/// runtime sets up `/dev/console`). Returns its lines and its exit status.
+fn run_command(root: &Path, script: &str) -> Result<(Vec<String>, i32)> {
+    // timeout(1) stops the whole process group if the command hangs; stdin is empty.
+    // A wide terminal, as the pages were written on: busybox's ps cuts lines at its width.
+    let on_a_wide_terminal = format!("stty cols 200\n{script}");
+    let output = Command::new("timeout")
+        .args(["--kill-after=5", &TIME_LIMIT_SECONDS.to_string()])
+        .args([
+            "script",
+            "--quiet",
+            "--return",
+            "--command",
+            &on_a_wide_terminal,
+            "/dev/null",
+        ])
+        .current_dir(root)
+        .env("SHELL", "/bin/bash")
+        // The reader's terminal: chapter 01 shows TERM passed through.
+        .env("TERM", "xterm-256color")
+        .env_remove("RUST_BACKTRACE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .context("running timeout(1) and script(1)")?;
+    let status = output.status.code().unwrap_or(128);
+    // The terminal's line ends are \r\n; colours (clap's errors) cannot be shown in a book.
+    let colours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    let text = colours
+        .replace_all(&String::from_utf8_lossy(&output.stdout), "")
+        .replace("\r\n", "\n");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    if status == 124 {
+        lines.push(format!("(stopped by the checker after {TIME_LIMIT_SECONDS} s)"));
+    }
+    Ok((lines, status))
+}
+
+fn report_mismatch(
+    page: &str,
+    command: &book::ShownCommand,
+    script: &str,
+    output: &[String],
+    status: i32,
+    expected: &Status,
+) {
+    println!("\nMISMATCH in book/src/{page}:{}", command.line);
+    println!("  the page shows:   $ {}", command.text);
+    if !script.is_empty() {
+        println!("  the checker ran:  {script}");
+    }
+    println!("  expected output:");
+    for line in &command.output {
+        println!("    | {line}");
+    }
+    println!("  actual output (exit status {status}):");
+    for line in output {
+        println!("    | {line}");
+    }
+    match expected {
+        Status::Success if status != 0 => println!("  the page shows no error, but the command failed"),
+        Status::Failure if status == 0 => println!("  the page shows an error, but the command succeeded"),
+        _ => {}
+    }
+    println!();
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}

@@ -1,0 +1,386 @@
+//! Which of the book's commands the checker runs, and why it leaves the others.
+//!
+//! It runs what can run unattended on this machine and gives the same output every
+//! time: the chapter runtimes of chapters 01-08 on the provisioned busybox rootfs,
+//! `echo $?` after them, and read-only host commands shown next to them. It skips,
+//! with a reason, everything else: interactive shells, containers that run until
+//! they are killed from a second terminal, commands that change the host, and
+//! chapters 09-10, which need the image registry.
+
+use crate::book::ShownCommand;
+use regex::Regex;
+
+/// The rootfs that provisioning makes; the commands the checker runs use it.
+pub const ROOTFS: &str = "/var/lib/workshop/busybox";
+
+/// Copies of it that pages make for a container whose root is host uid 100000
+/// (`sudo cp -a ROOTFS COPY && sudo chown -R 100000:100000 COPY`). The checker
+/// makes them the same way before it runs the commands, and removes them after.
+pub const ROOTFS_COPIES: [&str; 3] = ["/tmp/busybox-100000", "/tmp/rootfs-100000", "/tmp/ch07-rootfs"];
+
+/// What to do with one command of the book.
+#[derive(Debug, Clone)]
+pub enum Plan {
+    Run(Run),
+    Skip(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The command line bash runs, from the workspace's root directory.
+    pub script: String,
+    /// The chapter binary it needs built (`cargo build -p` of this package).
+    pub package: Option<String>,
+    /// The copy of the rootfs it runs on, if not the provisioned one.
+    pub rootfs_copy: Option<&'static str>,
+    /// What the exit status must be.
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// The command is `echo $?`: its output is the exit status of the command before.
+    EchoOfPrevious,
+    /// The page prints the status itself (`...; echo $?`), or a later `$ echo $?` does.
+    ShownInOutput,
+    /// The page shows no status: a run that shows no error must succeed, one that
+    /// shows the runtime's error must fail, and one that shows a command's error
+    /// (the last command of a `sh -c` may still succeed) is not checked.
+    Success,
+    Failure,
+    NotShown,
+}
+
+/// The plan for every command of one page, in order.
+pub fn plan_page(commands: &[ShownCommand]) -> Vec<Plan> {
+    let mut plans: Vec<Plan> = Vec::new();
+    for (i, command) in commands.iter().enumerate() {
+        let same_block = |other: &&ShownCommand| other.block == command.block;
+        let block: Vec<&ShownCommand> = commands.iter().filter(same_block).collect();
+        // The plans made so far for the commands before this one in its block.
+        let earlier: Vec<(&ShownCommand, &Plan)> = commands[..i]
+            .iter()
+            .zip(&plans)
+            .filter(|(other, _)| same_block(other))
+            .collect();
+        let next_is_echo_status = commands
+            .get(i + 1)
+            .is_some_and(|next| same_block(&next) && next.text.trim() == "echo $?");
+
+        let plan = if let Some(reason) = &command.skip_reason {
+            // The page says why, in a `<!-- bookcheck: skip ... -->` comment above the block.
+            Plan::Skip(reason.clone())
+        } else if block.len() == 1 && command.output.is_empty() {
+            skip("the page shows the command, not its output")
+        } else if let Some((other, _)) = earlier
+            .iter()
+            .find(|(_, plan)| matches!(plan, Plan::Skip(r) if taints(r)))
+        {
+            Plan::Skip(format!(
+                "follows `{}`, which was skipped and may set up what this shows",
+                short(&other.text)
+            ))
+        } else if let Some((path, other)) = uses_what_a_skipped_command_changed(command, &commands[..i], &plans) {
+            Plan::Skip(format!("uses {path}, which `{}` (skipped) changed", short(&other.text)))
+        } else {
+            let previous_ran = earlier.last().is_some_and(|(_, plan)| matches!(plan, Plan::Run(_)));
+            let runtime_ran_before = earlier
+                .iter()
+                .any(|(other, plan)| is_runtime(&other.text) && matches!(plan, Plan::Run(_)));
+            let anything_skipped_before = earlier.iter().any(|(_, plan)| matches!(plan, Plan::Skip(_)));
+            plan_command(
+                command,
+                next_is_echo_status,
+                previous_ran,
+                runtime_ran_before && !anything_skipped_before,
+            )
+        };
+        plans.push(plan);
+    }
+    plans
+}
+
+/// A skipped command that changed the host may have made or changed files that a
+/// later command of the page (in any block) uses: the paths they both name, one
+/// inside the other. The checker's own rootfs copies and /proc, /sys, /dev do not count.
+fn uses_what_a_skipped_command_changed<'a>(
+    command: &ShownCommand,
+    earlier: &'a [ShownCommand],
+    plans: &[Plan],
+) -> Option<(String, &'a ShownCommand)> {
+    let paths = |text: &str| -> Vec<String> {
+        Regex::new(r"/[A-Za-z0-9._/-]+")
+            .unwrap()
+            .find_iter(text)
+            .map(|m| m.as_str().trim_end_matches('/').to_string())
+            .filter(|path| {
+                let managed = [
+                    ROOTFS,
+                    "/proc",
+                    "/sys",
+                    "/dev",
+                    "/tmp",
+                    "/bin",
+                    "/etc",
+                    "/root",
+                    "/var/lib/workshop",
+                ]
+                .iter()
+                .chain(ROOTFS_COPIES.iter())
+                .any(|dir| path == dir || path.starts_with(&format!("{ROOTFS}/")) || path.starts_with("/proc/"));
+                // Paths of one component (/srv, /home) are the container's own.
+                !managed && path.matches('/').count() >= 2
+            })
+            .collect()
+    };
+    // A runtime's command line names host paths before its second `--`; after it, the
+    // container's own.
+    let host_side = match command.text.match_indices(" -- ").nth(1) {
+        Some((at, _)) if is_runtime(&command.text) => &command.text[..at],
+        _ => &command.text,
+    };
+    let used = paths(host_side);
+    for (other, plan) in earlier.iter().zip(plans) {
+        let Plan::Skip(reason) = plan else { continue };
+        if !(reason.starts_with("may change the host") || reason.starts_with("--keep")) {
+            continue;
+        }
+        let changed = paths(&format!("{}\n{}", other.text, other.output.join("\n")));
+        for path in &used {
+            let related = |a: &str, b: &str| a == b || a.starts_with(&format!("{b}/"));
+            if changed.iter().any(|c| related(path, c) || related(c, path)) {
+                return Some((path.clone(), other));
+            }
+        }
+    }
+    None
+}
+
+fn plan_command(command: &ShownCommand, next_is_echo_status: bool, previous_ran: bool, after_a_runtime: bool) -> Plan {
+    let text = command.text.trim();
+    let page = command.page.as_str();
+    if page.starts_with("ch09") || page.starts_with("ch10") || text.contains("localhost:5000") {
+        return skip("needs the image registry on localhost:5000 (chapters 09-10)");
+    }
+    if text.contains("vagrant") {
+        return skip("needs Vagrant");
+    }
+    if text.contains("docker") {
+        return skip("needs Docker");
+    }
+    if text.contains("chNN") || text.contains('<') {
+        return skip("a template, not a command");
+    }
+    if text == "echo $?" {
+        return if previous_ran {
+            Plan::Run(Run {
+                script: String::new(),
+                package: None,
+                rootfs_copy: None,
+                status: Status::EchoOfPrevious,
+            })
+        } else {
+            skip("the exit status of a command that was skipped")
+        };
+    }
+    if text.starts_with("cargo test") {
+        return skip("runs a grader (CI runs the tests itself)");
+    }
+    if makes_or_removes_a_rootfs_copy(text) {
+        return skip("makes or removes a copy of the rootfs: the checker does it the same way");
+    }
+    if text.starts_with("cargo build") {
+        return skip("a build (the checker builds what it runs)");
+    }
+    if is_runtime(text) {
+        return plan_runtime(command, next_is_echo_status);
+    }
+    if text.starts_with("cargo") || text.starts_with("scripts/") {
+        return skip("a workshop tool, not a container (it has its own tests)");
+    }
+    plan_host_command(text, after_a_runtime)
+}
+
+/// Does the command start a chapter runtime (`cargo run -p chNN-...`, or the built binary)?
+fn is_runtime(text: &str) -> bool {
+    Regex::new(r"^(sudo )?(cargo run .*-p ch\d\d-|.*target/debug/ch\d\d-)")
+        .unwrap()
+        .is_match(text.trim())
+}
+
+fn plan_runtime(command: &ShownCommand, next_is_echo_status: bool) -> Plan {
+    let text = command.text.trim();
+    if text.contains("nsenter") {
+        return skip("runs in the network namespace the page makes with `ip netns add` (a change to the host)");
+    }
+    let cargo_run = Regex::new(r"^cargo run (?:-q )?-p (ch(\d\d)-[a-z0-9-]+) -- (.*)$").unwrap();
+    let Some(parts) = cargo_run.captures(text) else {
+        return skip("not in the form `cargo run [-q] -p PACKAGE -- ARGS`");
+    };
+    let package = parts[1].to_string();
+    let chapter: u32 = parts[2].parse().unwrap();
+    let args = &parts[3];
+    if !(1..=8).contains(&chapter) {
+        return skip("needs the image registry on localhost:5000 (chapters 09-10)");
+    }
+    let rootfs = Regex::new(r"--rootfs (\S+)").unwrap();
+    let rootfs_copy = match rootfs.captures(args).map(|c| c[1].to_string()) {
+        // The page's example of a missing rootfs runs too: it shows the error.
+        Some(dir) if dir == ROOTFS || dir == "/nonexistent" => None,
+        Some(dir) => match ROOTFS_COPIES.iter().find(|copy| **copy == dir) {
+            Some(copy) => Some(*copy),
+            None => {
+                return skip(&format!(
+                    "needs {dir}, a rootfs the page prepares with a change to the host"
+                ))
+            }
+        },
+        None => return skip("has no --rootfs"),
+    };
+    if args.contains("--keep") {
+        return skip("--keep leaves the container's directory behind, for the page's next commands");
+    }
+    // The container's command: what follows the second `--`.
+    let container_command = args.split_once(" -- ").map(|(_, c)| c.trim()).unwrap_or("");
+    if Regex::new(r"^(/bin/)?(sh|bash)$").unwrap().is_match(container_command) {
+        return skip("interactive: a shell with no -c");
+    }
+    let sleep = Regex::new(r"\bsleep (\d+)").unwrap();
+    if let Some(seconds) = sleep.captures(container_command) {
+        if seconds[1].parse::<u32>().unwrap() > 5 {
+            return skip("runs until it is stopped from a second terminal");
+        }
+    }
+    // The student crates are unsolved: the page's outputs come from the reference
+    // solution, except where the page shows what the unsolved crate does.
+    let unsolved_shown = command.output.iter().any(|line| line.contains("not yet implemented"));
+    let binary = if package.ends_with("-solution") || unsolved_shown {
+        package.clone()
+    } else {
+        format!("{package}-solution")
+    };
+    let status = if text.ends_with("echo $?") || next_is_echo_status {
+        Status::ShownInOutput
+    } else if command.output.iter().any(|line| shows_a_runtime_error(line)) {
+        Status::Failure
+    } else if command.output.iter().any(|line| shows_an_error(line)) {
+        Status::NotShown
+    } else {
+        Status::Success
+    };
+    Plan::Run(Run {
+        script: format!("target/debug/{binary} {args}"),
+        package: Some(binary),
+        rootfs_copy,
+        status,
+    })
+}
+
+/// Host commands: only those that read, after a runtime the checker ran in the same block.
+fn plan_host_command(text: &str, after_a_runtime: bool) -> Plan {
+    let without_sudo = text.strip_prefix("sudo ").unwrap_or(text);
+    let program = without_sudo.split_whitespace().next().unwrap_or("");
+    if ["hostname", "uname", "id"].contains(&program) {
+        return skip("prints this machine's own name or user");
+    }
+    let reads_only = ["cat", "ls", "grep", "findmnt", "readlink", "stat"];
+    let changes_nothing = reads_only.contains(&program)
+        && !Regex::new(r"(^|[^2])>|\btee\b|\|\s*(sudo|sh)\b")
+            .unwrap()
+            .is_match(without_sudo);
+    if changes_only_a_rootfs_copy(without_sudo) {
+        return Plan::Run(Run {
+            script: without_sudo.to_string(),
+            package: None,
+            rootfs_copy: None,
+            status: Status::Success,
+        });
+    }
+    if !changes_nothing {
+        return skip("may change the host (the checker runs only cat, ls, grep, findmnt, readlink and stat)");
+    }
+    if Regex::new(r"/proc/\d+/|\$!|\$pid").unwrap().is_match(without_sudo) {
+        return skip("needs a process started in a second terminal");
+    }
+    if !after_a_runtime {
+        return skip("shows this machine's own state, not what a container did");
+    }
+    Plan::Run(Run {
+        script: without_sudo.to_string(),
+        package: None,
+        rootfs_copy: None,
+        status: Status::Success,
+    })
+}
+
+/// Skipping these may leave the next commands of the block without what they look at.
+fn taints(reason: &str) -> bool {
+    ["may change the host", "runs until", "needs ", "--keep"]
+        .iter()
+        .any(|start| reason.starts_with(start))
+}
+
+/// Is the command one of `sudo cp -a ROOTFS COPY`, `sudo chown -R 100000:100000 COPY`
+/// and `sudo rm -rf COPY` (alone or joined with `&&`) for one of the copies above?
+fn makes_or_removes_a_rootfs_copy(text: &str) -> bool {
+    let step = Regex::new(r"^(sudo )?(cp -a /var/lib/workshop/busybox|chown -R 100000:100000|rm -rf) (\S+)$").unwrap();
+    text.split("&&").all(|part| {
+        step.captures(part.trim())
+            .is_some_and(|c| ROOTFS_COPIES.contains(&&c[3]))
+    })
+}
+
+/// A command such as `sh -c 'echo original > /tmp/busybox-100000/etc/host-owned'`:
+/// every path it names is in one of the checker's own copies of the rootfs.
+fn changes_only_a_rootfs_copy(text: &str) -> bool {
+    let paths: Vec<&str> = Regex::new(r"/[^\s']*")
+        .unwrap()
+        .find_iter(text)
+        .map(|m| m.as_str())
+        .collect();
+    text.starts_with("sh -c ")
+        && !paths.is_empty()
+        && paths
+            .iter()
+            .all(|path| ROOTFS_COPIES.iter().any(|copy| path.starts_with(&format!("{copy}/"))))
+}
+
+/// Does the line say that the runtime itself failed (its own error, or clap's, or a panic)?
+fn shows_a_runtime_error(line: &str) -> bool {
+    line.starts_with("workshop: error") || line.starts_with("error:") || line.contains("panicked")
+}
+
+/// Does a line of output say that something failed? (A runtime's note does not.)
+fn shows_an_error(line: &str) -> bool {
+    if line.starts_with("workshop: note:") {
+        return false;
+    }
+    let line = line.to_lowercase();
+    [
+        "error",
+        "panicked",
+        "denied",
+        "cannot",
+        "can't",
+        "read-only file system",
+        "no such file",
+        "not found",
+        "killed",
+    ]
+    .iter()
+    .any(|words| line.contains(words))
+}
+
+fn skip(reason: &str) -> Plan {
+    Plan::Skip(reason.to_string())
+}
+
+/// The first line of a command, cut to a readable length.
+pub fn short(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("");
+    if first.chars().count() > 60 {
+        format!("{}...", first.chars().take(57).collect::<String>())
+    } else {
+        first.to_string()
+    }
+}
