@@ -24,11 +24,7 @@ fn containers_in_a_row_exit_with_their_status_and_leave_nothing() {
         let output = if i % 2 == 0 {
             sandbox.run(&strs(&flags), &command)
         } else {
-            let mut args = vec!["run".to_string()];
-            args.extend(flags);
-            args.push(image.reference.clone());
-            args.extend(command.iter().map(|s| s.to_string()));
-            sandbox.run_raw(&args, None, &[])
+            sandbox.run_raw(&image_run_args(flags, &image.reference, &command), None, &[])
         };
         check(
             output.code == Some(status),
@@ -64,26 +60,48 @@ fn containers_at_once_get_distinct_addresses_and_leave_nothing() {
     let size = Size::from_env();
     let netns = NetNs::new();
     let sandbox = sandbox_in(&netns);
+    // Every other container runs an image: its layers stacked from the store.
+    let mut random = Random::new("at once (the image)");
+    let image = PushedImage::with_layers("soak-at-once", vec![busybox_layer()], &mut random);
+    let pulled = output_of(runtime_command(&["pull", &image.reference]));
+    check(pulled.code == Some(0), "the image should pull", &pulled);
     // They all wait for the file "go" in a volume they share: all run at once.
     let gate = volume_dir(&sandbox, "gate");
     let started = Instant::now();
-    let mut running: Vec<_> = (0..size.at_once)
+    let mut running: Vec<(Vec<String>, std::process::Child)> = (0..size.at_once)
         .map(|i| {
             let flags = every_mechanism(&gate, &format!("soak-{i}"));
             let script = format!(
                 "/bin/probe net; while [ ! -e /data/go ]; do sleep 0.05; done; exit {}",
                 i + 1
             );
-            sandbox.spawn(&strs(&flags), &["/bin/sh", "-c", &script])
+            let command = ["/bin/sh", "-c", &script];
+            let args = if i % 2 == 0 {
+                sandbox.run_args(&strs(&flags), &command)
+            } else {
+                image_run_args(flags, &image.reference, &command)
+            };
+            let child = spawn_in(&netns, &args);
+            (args, child)
         })
         .collect();
-    let mut addresses: Vec<String> = running
-        .iter_mut()
-        .map(|r| eth0_address(&r.wait_for_line("eth0 ")).unwrap_or_default())
-        .collect();
+    // All are up when each has its end of a veth pair on the bridge (or when one
+    // has ended already: its status says why).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let veths = netns.links().iter().filter(|l| l.starts_with("veth")).count();
+        let one_ended = running.iter_mut().any(|(_, c)| c.try_wait().unwrap().is_some());
+        if veths == size.at_once || one_ended || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let all_up = started.elapsed();
     std::fs::write(gate.join("go"), "").unwrap();
-    let outputs: Vec<Output> = running.iter_mut().map(|r| r.wait()).collect();
+    let outputs: Vec<Output> = running
+        .into_iter()
+        .map(|(args, child)| output_of_child(child, &args))
+        .collect();
     let took = started.elapsed();
     for (i, output) in outputs.iter().enumerate() {
         check(
@@ -98,6 +116,10 @@ fn containers_at_once_get_distinct_addresses_and_leave_nothing() {
         check_nothing_left(&output.container_id(), &netns, output);
         sandbox.assert_no_mount_left(output);
     }
+    let mut addresses: Vec<String> = outputs
+        .iter()
+        .map(|o| eth0_address(&o.stdout).unwrap_or_default())
+        .collect();
     addresses.sort();
     let before = addresses.len();
     addresses.dedup();
@@ -107,8 +129,8 @@ fn containers_at_once_get_distinct_addresses_and_leave_nothing() {
         size.at_once
     );
     eprintln!(
-        "at once: {} containers, every mechanism on, all up in {:.1} s, all ended and cleaned in {:.1} s; \
-         {} distinct addresses; nothing left",
+        "at once: {} containers (half on a rootfs, half on an image), every mechanism on, all up in {:.1} s, \
+         all ended and cleaned in {:.1} s; {} distinct addresses; nothing left",
         size.at_once,
         all_up.as_secs_f64(),
         took.as_secs_f64(),

@@ -277,3 +277,37 @@ fn check_store(root: &Path, after: &str) -> store::Verified {
     );
     verified
 }
+
+/// Starts the runtime with `args` in `netns`, without waiting.
+fn spawn_in(netns: &NetNs, args: &[String]) -> std::process::Child {
+    Command::new("nsenter")
+        .arg(format!("--net={}", netns.path()))
+        .arg("--")
+        .arg(runtime())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for a run to end (a -v run prints less than a pipe holds) and collects its output.
+fn output_of_child(child: std::process::Child, args: &[String]) -> Output {
+    let output = child.wait_with_output().unwrap();
+    Output {
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        command_line: args.join(" "),
+    }
+}
+
+/// The arguments of `run FLAGS IMAGE COMMAND...`.
+fn image_run_args(flags: Vec<String>, image: &str, command: &[&str]) -> Vec<String> {
+    let mut args = vec!["run".to_string()];
+    args.extend(flags);
+    args.push(image.to_string());
+    args.extend(command.iter().map(|s| s.to_string()));
+    args
+}

@@ -12,31 +12,6 @@ struct KillFigures {
     veths_left: usize,
 }
 
-/// Starts the runtime with `args` in `netns`, without waiting.
-fn spawn_in(netns: &NetNs, args: &[String]) -> std::process::Child {
-    Command::new("nsenter")
-        .arg(format!("--net={}", netns.path()))
-        .arg("--")
-        .arg(runtime())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits for a run to end (a -v run prints less than a pipe holds) and collects its output.
-fn output_of_child(child: std::process::Child, args: &[String]) -> Output {
-    let output = child.wait_with_output().unwrap();
-    Output {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        command_line: args.join(" "),
-    }
-}
-
 /// Kills `size.run_kills` runs at random points of their start or run, each
 /// followed by a normal run that must reclaim all that the killed one left.
 /// `run_args(hostname, command)` are the arguments of a run (on a rootfs, an image).
@@ -181,11 +156,7 @@ fn a_runtime_killed_while_running_an_image_is_cleaned_up_by_the_next_run() {
     let pulled = output_of(runtime_command(&["pull", &image.reference]));
     check(pulled.code == Some(0), "the image should pull", &pulled);
     let run_args = |hostname: &str, command: &[&str]| {
-        let mut args = vec!["run".to_string()];
-        args.extend(every_mechanism(&volume, hostname));
-        args.push(image.reference.clone());
-        args.extend(command.iter().map(|s| s.to_string()));
-        args
+        image_run_args(every_mechanism(&volume, hostname), &image.reference, command)
     };
     kill_runs_at_random_points("image run kills", &sandbox, &netns, &run_args);
 }
