@@ -67,41 +67,34 @@ fn containers_at_once_get_distinct_addresses_and_leave_nothing() {
     check(pulled.code == Some(0), "the image should pull", &pulled);
     // They all wait for the file "go" in a volume they share: all run at once.
     let gate = volume_dir(&sandbox, "gate");
+    let mut runs = GatedRuns::new(&gate);
     let started = Instant::now();
-    let mut running: Vec<(Vec<String>, std::process::Child)> = (0..size.at_once)
-        .map(|i| {
-            let flags = every_mechanism(&gate, &format!("soak-{i}"));
-            let script = format!(
-                "/bin/probe net; while [ ! -e /data/go ]; do sleep 0.05; done; exit {}",
-                i + 1
-            );
-            let command = ["/bin/sh", "-c", &script];
-            let args = if i % 2 == 0 {
-                sandbox.run_args(&strs(&flags), &command)
-            } else {
-                image_run_args(flags, &image.reference, &command)
-            };
-            let child = spawn_in(&netns, &args);
-            (args, child)
-        })
-        .collect();
+    for i in 0..size.at_once {
+        let flags = every_mechanism(&gate, &format!("soak-{i}"));
+        let script = format!(
+            "/bin/probe net; while [ ! -e /data/go ]; do sleep 0.05; done; exit {}",
+            i + 1
+        );
+        let command = ["/bin/sh", "-c", &script];
+        let args = if i % 2 == 0 {
+            sandbox.run_args(&strs(&flags), &command)
+        } else {
+            image_run_args(flags, &image.reference, &command)
+        };
+        runs.start(&netns, args);
+    }
     // All are up when each has its end of a veth pair on the bridge (or when one
     // has ended already: its status says why).
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let veths = netns.links().iter().filter(|l| l.starts_with("veth")).count();
-        let one_ended = running.iter_mut().any(|(_, c)| c.try_wait().unwrap().is_some());
-        if veths == size.at_once || one_ended || Instant::now() > deadline {
+        if veths == size.at_once || runs.one_ended() || Instant::now() > deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let all_up = started.elapsed();
-    std::fs::write(gate.join("go"), "").unwrap();
-    let outputs: Vec<Output> = running
-        .into_iter()
-        .map(|(args, child)| output_of_child(child, &args))
-        .collect();
+    let outputs = runs.finish();
     let took = started.elapsed();
     for (i, output) in outputs.iter().enumerate() {
         check(

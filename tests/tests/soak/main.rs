@@ -311,3 +311,61 @@ fn image_run_args(flags: Vec<String>, image: &str, command: &[&str]) -> Vec<Stri
     args.extend(command.iter().map(|s| s.to_string()));
     args
 }
+
+/// Runs that wait for the file `go` in a gate directory (a volume of theirs)
+/// before they end. Dropped at the end of a check, or when one of its assertions
+/// fails, it opens the gate, gives them time to end, and kills any still running:
+/// no container outlives its check.
+struct GatedRuns {
+    gate: PathBuf,
+    runs: Vec<(Vec<String>, std::process::Child)>,
+}
+
+impl GatedRuns {
+    /// Runs gated by GATE/go (closed now).
+    fn new(gate: &Path) -> GatedRuns {
+        let _ = std::fs::remove_file(gate.join("go"));
+        GatedRuns {
+            gate: gate.to_path_buf(),
+            runs: Vec::new(),
+        }
+    }
+
+    /// Starts the runtime with `args` in `netns`.
+    fn start(&mut self, netns: &NetNs, args: Vec<String>) {
+        let child = spawn_in(netns, &args);
+        self.runs.push((args, child));
+    }
+
+    /// Whether one of the runs has ended already.
+    fn one_ended(&mut self) -> bool {
+        self.runs
+            .iter_mut()
+            .any(|(_, child)| child.try_wait().unwrap().is_some())
+    }
+
+    /// Opens the gate and collects what each run printed, in the order started.
+    fn finish(&mut self) -> Vec<Output> {
+        std::fs::write(self.gate.join("go"), "").unwrap();
+        std::mem::take(&mut self.runs)
+            .into_iter()
+            .map(|(args, child)| output_of_child(child, &args))
+            .collect()
+    }
+}
+
+impl Drop for GatedRuns {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.gate.join("go"), "");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for (_, child) in &mut self.runs {
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Last resort: the container dies with its runtime (its parent-death
+            // signal), and the next run reclaims what it left.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

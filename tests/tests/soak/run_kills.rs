@@ -52,8 +52,8 @@ fn kill_runs_at_random_points(
     let mut figures = KillFigures::default();
     let mut lists = LayersInUseLists::default();
     for _ in 0..size.run_kills {
-        let _ = std::fs::remove_file(gate.join("go"));
-        let neighbour = spawn_in(netns, &neighbour_args_with_gate);
+        let mut neighbour = GatedRuns::new(&gate);
+        neighbour.start(netns, neighbour_args_with_gate.clone());
         let deadline = Instant::now() + Duration::from_secs(30);
         while netns.links().len() < 3 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10)); // its veth is up: it has its address
@@ -84,8 +84,7 @@ fn kill_runs_at_random_points(
         }
         // A pair whose container end was never moved in has both ends here.
         figures.veths_left += netns.links().iter().filter(|l| l.starts_with("ceth")).count();
-        std::fs::write(gate.join("go"), "").unwrap();
-        let neighbour = output_of_child(neighbour, &neighbour_args_with_gate);
+        let neighbour = neighbour.finish().remove(0);
         check(neighbour.code == Some(0), "the neighbour should end well", &neighbour);
 
         // The next run reclaims all of it, and leaves nothing of its own.
