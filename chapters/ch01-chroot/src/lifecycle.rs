@@ -3,6 +3,7 @@
 //! below are the ones the book's diagram shows.
 
 use std::convert::Infallible;
+use std::io::Write;
 use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -115,8 +116,11 @@ pub fn run_prepared_container(container: &Container, mechanisms: &mut [Box<dyn M
     //     Ctrl-C cannot interrupt this.
     let mut cleaned = true;
     for mechanism in mechanisms[..prepared].iter_mut().rev() {
-        if let Err(error) = mechanism.cleanup(&container) {
-            eprintln!("workshop: error: cleaning up {} failed: {error:#}", mechanism.name());
+        // A panic in one (even a print to a stderr whose reader is gone) must not
+        // skip the others; nor may this message.
+        if let Err(error) = without_panics(|| mechanism.cleanup(&container)) {
+            let name = mechanism.name();
+            let _ = writeln!(std::io::stderr(), "workshop: error: cleaning up {name} failed: {error:#}");
             cleaned = false;
         }
     }

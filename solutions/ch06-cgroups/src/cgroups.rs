@@ -89,7 +89,6 @@ impl Mechanism for Cgroups {
         for cgroup in &self.cgroups {
             cgroup.read_usage(&mut usage);
         }
-        report(&usage, &self.limits);
         let mut failure = None;
         for cgroup in self.cgroups.drain(..).rev() {
             if let Err(error) = remove_cgroup(cgroup.as_ref()) {
@@ -97,6 +96,9 @@ impl Mechanism for Cgroups {
             }
         }
         remove_empty_groups(&self.layout);
+        // Printed once the cgroups are gone: a print that fails (stderr's reader
+        // gone) cannot leave them behind.
+        report(&usage, &self.limits);
         failure.map_or(Ok(()), Err)
     }
 }

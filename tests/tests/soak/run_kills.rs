@@ -159,3 +159,33 @@ fn a_runtime_killed_while_running_an_image_is_cleaned_up_by_the_next_run() {
     };
     kill_runs_at_random_points("image run kills", &sandbox, &netns, &run_args);
 }
+
+#[test]
+fn a_runtime_whose_stderr_reader_goes_away_still_cleans_up() {
+    use std::io::BufRead;
+    let netns = NetNs::new();
+    let sandbox = sandbox_in(&netns);
+    let volume = volume_dir(&sandbox, "volume");
+    let flags = every_mechanism(&volume, "closed-stderr");
+    let args = sandbox.run_args(&strs(&flags), &["/bin/sh", "-c", "/bin/probe net; sleep 0.3"]);
+    let mut child = spawn_in(&netns, &args);
+    // Its stderr's reader takes the line that names the container and goes, as
+    // `2>&1 | head -1` would: the runtime's later prints fail (EPIPE).
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut id = String::new();
+    for line in (&mut stderr).lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("[workshop parent] container ") {
+            id = rest.split(' ').next().unwrap_or("").to_string();
+            break;
+        }
+    }
+    drop(stderr);
+    let output = output_of_child(child, &args);
+    check(id.len() == 12, "the runtime should name its container with -v", &output);
+    check_nothing_left(&id, &netns, &output);
+    sandbox.assert_no_mount_left(&output);
+    eprintln!(
+        "closed stderr: the runtime ended with {:?} and left nothing",
+        output.code
+    );
+}
