@@ -180,6 +180,7 @@ impl Registry {
         if let Some(expected) = expected_digest {
             check_digest(expected, &digest).with_context(|| format!("manifest {reference}"))?;
         }
+        check_manifest_type(&media_type, &bytes).with_context(|| format!("manifest {reference}"))?;
         Ok((bytes, media_type, digest))
     }
 
@@ -227,6 +228,29 @@ pub fn check_digest(expected: &str, actual: &str) -> Result<()> {
     todo!("exercise `check_digest` in src/registry.rs")
 }
 // ANCHOR_END: check_digest
+
+/// Refuses a manifest of a kind the runtime cannot read (Docker's old signed
+/// "schema 1", a Helm chart, ...), naming its media type: the Content-Type the
+/// registry sent, or the `mediaType` the document says it is when the registry
+/// sent only a generic JSON type.
+fn check_manifest_type(content_type: &str, bytes: &[u8]) -> Result<()> {
+    let sent = content_type.split(';').next().unwrap_or("").trim();
+    let declared = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|document| document["mediaType"].as_str().map(str::to_string));
+    let media_type = match (sent, declared) {
+        ("" | "application/json" | "application/octet-stream", Some(declared)) => declared,
+        ("" | "application/json" | "application/octet-stream", None) => return Ok(()), // judged by its content
+        (sent, _) => sent.to_string(),
+    };
+    if !MANIFEST_TYPES.contains(&media_type.as_str()) {
+        bail!(
+            "unsupported manifest media type {media_type}: the runtime reads OCI and Docker (schema 2) \
+             manifests and image indexes only"
+        );
+    }
+    Ok(())
+}
 
 /// "sha256:HEX" of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
@@ -294,6 +318,18 @@ mod tests {
             .to_string()
             .contains("does not match"));
         assert!(check_digest("md5:00", "md5:00").is_err());
+    }
+
+    #[test]
+    fn manifest_types_are_checked() {
+        let oci = r#"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}"#;
+        assert!(check_manifest_type("application/vnd.oci.image.manifest.v1+json", oci.as_bytes()).is_ok());
+        assert!(check_manifest_type("application/json; charset=utf-8", oci.as_bytes()).is_ok());
+        let schema1 = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+        let refused = check_manifest_type(schema1, b"{}").unwrap_err().to_string();
+        assert!(refused.contains(schema1), "{refused}");
+        let helm = r#"{"mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip"}"#;
+        assert!(check_manifest_type("", helm.as_bytes()).is_err());
     }
 
     #[test]
