@@ -100,6 +100,19 @@ fn layers_in_use() -> HashSet<PathBuf> {
         .unwrap_or_default()
 }
 
+/// Removes the lists of containers that are gone (a runtime killed with SIGKILL
+/// never ran its cleanup). A container takes its running lock before it writes its
+/// list, so a list without a live lock is stale.
+fn remove_stale_lists() {
+    for entry in std::fs::read_dir(IN_USE_DIR).into_iter().flatten().flatten() {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        if !ch06::running::is_running(&id) {
+            verbose::say(format_args!("rm {:?} (its runtime is gone)", entry.path()));
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// The mechanism that tells garbage collection which layers a container stacks:
 /// it lists them in /run/workshop/layers/ID while the container exists.
 pub struct LayersInUse {
@@ -120,6 +133,7 @@ impl ch01::Mechanism for LayersInUse {
 
     fn prepare(&mut self, container: &ch01::Container) -> Result<()> {
         std::fs::create_dir_all(IN_USE_DIR)?;
+        remove_stale_lists();
         let file = Path::new(IN_USE_DIR).join(&container.id);
         let list: String = self.layers.iter().map(|l| format!("{}\n", l.display())).collect();
         std::fs::write(&file, list)?;

@@ -144,8 +144,6 @@ fn a_runtime_killed_at_random_points_is_cleaned_up_by_the_next_run() {
 }
 
 #[test]
-#[ignore = "chapter 10 bug: a runtime killed while it runs an image leaves /run/workshop/layers/ID (the \
-            layers-in-use list) behind for good: nothing removes the lists of containers that are gone"]
 fn a_runtime_killed_while_running_an_image_is_cleaned_up_by_the_next_run() {
     let mut random = Random::new("image run kills (the image)");
     let netns = NetNs::new();
