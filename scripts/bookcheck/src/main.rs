@@ -10,10 +10,12 @@
 
 mod book;
 mod compare;
+mod environment;
 mod select;
 
 use anyhow::{bail, Context, Result};
-use select::{Plan, Status};
+use environment::{ClassRegistry, DemoNetns};
+use select::{Environment, Plan, Status};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -47,6 +49,17 @@ fn main() -> Result<ExitCode> {
     // Stop between two commands on Ctrl-C, so that the copies below are removed.
     stop_on_ctrl_c()?;
     let _copies = RootfsCopies::make(&pages)?;
+    let needs = |environment: Environment| {
+        pages
+            .iter()
+            .flat_map(|(_, _, plans)| plans)
+            .any(|plan| matches!(plan, Plan::Run(run) if run.environment == Some(environment)))
+    };
+    let _netns = needs(Environment::DemoNetns).then(DemoNetns::make).transpose()?;
+    let registry = match needs(Environment::ClassRegistry) {
+        true => ClassRegistry::start(&root)?,
+        false => Err("no command needs it".to_string()),
+    };
 
     let (mut matched, mut skipped, mut failed) = (0, 0, 0);
     for (page, commands, plans) in &pages {
@@ -56,7 +69,15 @@ fn main() -> Result<ExitCode> {
             if STOP.load(Ordering::SeqCst) {
                 bail!("interrupted");
             }
-            match plan {
+            // What the page lets run may still find its environment missing here.
+            let plan = match plan {
+                Plan::Run(run) => match cannot_run_here(run, &registry) {
+                    Some(reason) => Plan::Skip(reason),
+                    None => plan.clone(),
+                },
+                Plan::Skip(_) => plan.clone(),
+            };
+            match &plan {
                 Plan::Skip(reason) => {
                     page_skipped += 1;
                     if verbose {
@@ -103,6 +124,25 @@ fn main() -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a command the page lets run cannot run on this machine now, if it cannot:
+/// the class registry could not start, or chapter 10's store holds images the
+/// checker did not pull, which `images`, `rmi` and a look at the store would show.
+fn cannot_run_here(run: &select::Run, registry: &Result<ClassRegistry, String>) -> Option<String> {
+    let reads_the_store = regex::Regex::new(r" images$| rmi |/var/lib/workshop/store/")
+        .unwrap()
+        .is_match(&run.script);
+    match registry {
+        Err(reason) if run.environment == Some(Environment::ClassRegistry) => {
+            Some(format!("needs the class registry: {reason}"))
+        }
+        Ok(registry) if reads_the_store && registry.images_before() > 0 => Some(format!(
+            "chapter 10's store holds {} image(s) the checker did not pull, which this would show",
+            registry.images_before()
+        )),
+        _ => None,
+    }
 }
 
 /// The copies of the rootfs the selected commands run on (see select::ROOTFS_COPIES),
@@ -216,12 +256,7 @@ fn run_command(root: &Path, script: &str) -> Result<(Vec<String>, i32)> {
         .output()
         .context("running timeout(1) and script(1)")?;
     let status = output.status.code().unwrap_or(128);
-    // The terminal's line ends are \r\n; colours (clap's errors) cannot be shown in a book.
-    let colours = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
-    let text = colours
-        .replace_all(&String::from_utf8_lossy(&output.stdout), "")
-        .replace("\r\n", "\n");
-    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut lines = compare::as_on_screen(&String::from_utf8_lossy(&output.stdout));
     if status == 124 {
         lines.push(format!("(stopped by the checker after {TIME_LIMIT_SECONDS} s)"));
     }

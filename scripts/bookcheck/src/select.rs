@@ -4,8 +4,14 @@
 //! time: the chapter runtimes of chapters 01-08 on the provisioned busybox rootfs,
 //! `echo $?` after them, and read-only host commands shown next to them. It skips,
 //! with a reason, everything else: interactive shells, containers that run until
-//! they are killed from a second terminal, commands that change the host, and
-//! chapters 09-10, which need the image registry.
+//! they are killed from a second terminal, and commands that change the host.
+//!
+//! Two pages need an environment, which the checker makes itself and removes at
+//! the end (environment.rs): chapter 08's runs go into the network namespace
+//! `wk-demo` the page makes, and chapter 10's class section pulls from the
+//! registry on `localhost:5000`. The registries and images that chapters 09 and
+//! 10 build step by step with their own commands (on 127.0.0.1:5005, `$PORT`)
+//! are not made by the checker: those commands are skipped.
 
 use crate::book::ShownCommand;
 use regex::Regex;
@@ -17,6 +23,21 @@ pub const ROOTFS: &str = "/var/lib/workshop/busybox";
 /// (`sudo cp -a ROOTFS COPY && sudo chown -R 100000:100000 COPY`). The checker
 /// makes them the same way before it runs the commands, and removes them after.
 pub const ROOTFS_COPIES: [&str; 3] = ["/tmp/busybox-100000", "/tmp/rootfs-100000", "/tmp/ch07-rootfs"];
+
+/// The network namespace chapter 08 plays the host in (`ip netns add wk-demo`).
+pub const DEMO_NETNS: &str = "wk-demo";
+
+/// The class registry, with the images `scripts/preload-images.sh` pushes.
+pub const CLASS_REGISTRY: &str = "localhost:5000";
+
+/// What a command needs besides the rootfs: the checker makes it (environment.rs).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Environment {
+    /// The network namespace DEMO_NETNS, with its `lo` up.
+    DemoNetns,
+    /// A registry on CLASS_REGISTRY holding the class images.
+    ClassRegistry,
+}
 
 /// What to do with one command of the book.
 #[derive(Debug, Clone)]
@@ -33,6 +54,8 @@ pub struct Run {
     pub package: Option<String>,
     /// The copy of the rootfs it runs on, if not the provisioned one.
     pub rootfs_copy: Option<&'static str>,
+    /// The network namespace or registry it needs.
+    pub environment: Option<Environment>,
     /// What the exit status must be.
     pub status: Status,
 }
@@ -128,8 +151,10 @@ fn uses_what_a_skipped_command_changed<'a>(
                 .iter()
                 .chain(ROOTFS_COPIES.iter())
                 .any(|dir| path == dir || path.starts_with(&format!("{ROOTFS}/")) || path.starts_with("/proc/"));
+                // The checker's own network namespace (environment.rs) is not the host's.
+                let checkers_netns = *path == format!("/run/netns/{DEMO_NETNS}");
                 // Paths of one component (/srv, /home) are the container's own.
-                !managed && path.matches('/').count() >= 2
+                !managed && !checkers_netns && path.matches('/').count() >= 2
             })
             .collect()
     };
@@ -158,9 +183,18 @@ fn uses_what_a_skipped_command_changed<'a>(
 
 fn plan_command(command: &ShownCommand, next_is_echo_status: bool, previous_ran: bool, after_a_runtime: bool) -> Plan {
     let text = command.text.trim();
-    let page = command.page.as_str();
-    if page.starts_with("ch09") || page.starts_with("ch10") || text.contains("localhost:5000") {
-        return skip("needs the image registry on localhost:5000 (chapters 09-10)");
+    if Regex::new(r"127\.0\.0\.1:(5005|5007)|\$PORT|/tmp/ch(09|10)-")
+        .unwrap()
+        .is_match(text)
+    {
+        // Not "needs ...": the commands after it that do not use that registry still run.
+        return skip(&format!(
+            "uses the registry or images that {} builds with its own commands (the checker does not build them)",
+            command.page
+        ));
+    }
+    if let Some(plan) = plan_demo_netns_command(text) {
+        return plan;
     }
     if text.contains("vagrant") {
         return skip("needs Vagrant");
@@ -177,6 +211,7 @@ fn plan_command(command: &ShownCommand, next_is_echo_status: bool, previous_ran:
                 script: String::new(),
                 package: None,
                 rootfs_copy: None,
+                environment: None,
                 status: Status::EchoOfPrevious,
             })
         } else {
@@ -210,18 +245,67 @@ fn is_runtime(text: &str) -> bool {
 
 fn plan_runtime(command: &ShownCommand, next_is_echo_status: bool) -> Plan {
     let text = command.text.trim();
-    if text.contains("nsenter") {
-        return skip("runs in the network namespace the page makes with `ip netns add` (a change to the host)");
-    }
-    let cargo_run = Regex::new(r"^cargo run (?:-q )?-p (ch(\d\d)-[a-z0-9-]+) -- (.*)$").unwrap();
-    let Some(parts) = cargo_run.captures(text) else {
+    // The forms the pages use: `cargo run`; the built binary with sudo, also in
+    // chapter 08's namespace (nsenter) or in a network namespace of its own with
+    // only `lo` (unshare, chapters 09-10: the image is pulled, the run is offline).
+    let cargo_run = Regex::new(r"^cargo run (?:-q )?-p (ch\d\d-[a-z0-9-]+) -- (.*)$").unwrap();
+    let in_demo_netns = Regex::new(&format!(
+        r"^sudo nsenter --net=/run/netns/{DEMO_NETNS} target/debug/(ch\d\d-[a-z0-9-]+) (.*)$"
+    ))
+    .unwrap();
+    let built = Regex::new(r"^sudo target/debug/(ch\d\d-[a-z0-9-]+) (.*)$").unwrap();
+    let offline =
+        Regex::new(r#"^sudo unshare --net sh -c "ip link set lo up; target/debug/(ch\d\d-[a-z0-9-]+) (.*)"( .*)?$"#)
+            .unwrap();
+    let (package, args, mut environment) = if let Some(parts) = cargo_run.captures(text) {
+        (parts[1].to_string(), parts[2].to_string(), None)
+    } else if let Some(parts) = in_demo_netns.captures(text) {
+        (parts[1].to_string(), parts[2].to_string(), Some(Environment::DemoNetns))
+    } else if let Some(parts) = built.captures(text).or_else(|| offline.captures(text)) {
+        (parts[1].to_string(), parts[2].to_string(), None)
+    } else if text.contains("nsenter") || text.contains("unshare") {
+        return skip("not in a form the checker knows (nsenter into wk-demo, or unshare --net sh -c \"...\")");
+    } else {
         return skip("not in the form `cargo run [-q] -p PACKAGE -- ARGS`");
     };
-    let package = parts[1].to_string();
-    let chapter: u32 = parts[2].parse().unwrap();
-    let args = &parts[3];
-    if !(1..=8).contains(&chapter) {
-        return skip("needs the image registry on localhost:5000 (chapters 09-10)");
+    let chapter: u32 = package[2..4].parse().unwrap();
+    let args = args.as_str();
+    // The student crates are unsolved: the page's outputs come from the reference
+    // solution, except where the page shows what the unsolved crate does.
+    let unsolved_shown = command.output.iter().any(|line| line.contains("not yet implemented"));
+    let binary = if package.ends_with("-solution") || unsolved_shown {
+        package.clone()
+    } else {
+        format!("{package}-solution")
+    };
+    let script = if offline.is_match(text) {
+        text.strip_prefix("sudo ").unwrap().replace(&package, &binary)
+    } else if environment == Some(Environment::DemoNetns) {
+        format!("nsenter --net=/run/netns/{DEMO_NETNS} target/debug/{binary} {args}")
+    } else {
+        format!("target/debug/{binary} {args}")
+    };
+    if chapter >= 9 {
+        // Images: from the class registry, or none (help, a reference refused before any request).
+        let offline_only = args.contains("--help")
+            // `images` of chapter 10's store, where the page shows only the class images
+            || (chapter == 10 && args == "images" && command.output.iter().skip(1).all(|line| line.starts_with(CLASS_REGISTRY)))
+            || command
+                .output
+                .iter()
+                .any(|line| line.contains("is not an image reference"));
+        if args.contains(CLASS_REGISTRY) {
+            environment = Some(Environment::ClassRegistry);
+        } else if !offline_only {
+            return skip("needs an image from a registry the checker does not start");
+        }
+        return Plan::Run(Run {
+            script,
+            package: Some(binary),
+            rootfs_copy: None,
+            environment,
+            status: status_of(command, next_is_echo_status),
+        });
     }
     let rootfs = Regex::new(r"--rootfs (\S+)").unwrap();
     let rootfs_copy = match rootfs.captures(args).map(|c| c[1].to_string()) {
@@ -251,15 +335,18 @@ fn plan_runtime(command: &ShownCommand, next_is_echo_status: bool) -> Plan {
             return skip("runs until it is stopped from a second terminal");
         }
     }
-    // The student crates are unsolved: the page's outputs come from the reference
-    // solution, except where the page shows what the unsolved crate does.
-    let unsolved_shown = command.output.iter().any(|line| line.contains("not yet implemented"));
-    let binary = if package.ends_with("-solution") || unsolved_shown {
-        package.clone()
-    } else {
-        format!("{package}-solution")
-    };
-    let status = if text.ends_with("echo $?") || next_is_echo_status {
+    Plan::Run(Run {
+        script,
+        package: Some(binary),
+        rootfs_copy,
+        environment,
+        status: status_of(command, next_is_echo_status),
+    })
+}
+
+/// The exit status the page shows for a runtime's command.
+fn status_of(command: &ShownCommand, next_is_echo_status: bool) -> Status {
+    if command.text.trim().ends_with("echo $?") || next_is_echo_status {
         Status::ShownInOutput
     } else if command.output.iter().any(|line| shows_a_runtime_error(line)) {
         Status::Failure
@@ -267,23 +354,55 @@ fn plan_runtime(command: &ShownCommand, next_is_echo_status: bool) -> Plan {
         Status::NotShown
     } else {
         Status::Success
-    };
-    Plan::Run(Run {
-        script: format!("target/debug/{binary} {args}"),
-        package: Some(binary),
-        rootfs_copy,
-        status,
+    }
+}
+
+/// Chapter 08's commands about its namespace: making and deleting it is the
+/// checker's job; looking at it (`ip -n wk-demo ... addr`, `bridge -n wk-demo
+/// link`) runs in the checker's own wk-demo.
+fn plan_demo_netns_command(text: &str) -> Option<Plan> {
+    let without_sudo = text.strip_prefix("sudo ").unwrap_or(text);
+    if without_sudo.starts_with(&format!("ip netns add {DEMO_NETNS}")) {
+        return Some(skip(
+            "makes the network namespace wk-demo: the checker makes it itself, the same way",
+        ));
+    }
+    if without_sudo == format!("ip netns delete {DEMO_NETNS}") {
+        return Some(skip("removes wk-demo: the checker removes it itself, at the end"));
+    }
+    if without_sudo == "ip netns list" {
+        return Some(skip(
+            "lists this machine's network namespaces (wk-demo stays until the checker ends)",
+        ));
+    }
+    let looks = Regex::new(&format!(
+        r"^(ip -n {DEMO_NETNS} (-br )?(addr|link|route)|bridge -n {DEMO_NETNS} link)$"
+    ))
+    .unwrap();
+    looks.is_match(without_sudo).then(|| {
+        Plan::Run(Run {
+            script: without_sudo.to_string(),
+            package: None,
+            rootfs_copy: None,
+            environment: Some(Environment::DemoNetns),
+            status: Status::Success,
+        })
     })
 }
 
 /// Host commands: only those that read, after a runtime the checker ran in the same block.
 fn plan_host_command(text: &str, after_a_runtime: bool) -> Plan {
     let without_sudo = text.strip_prefix("sudo ").unwrap_or(text);
-    let program = without_sudo.split_whitespace().next().unwrap_or("");
+    // `sudo sh -c '...'` lets root expand a glob in a directory only root reads.
+    let in_a_shell = Regex::new(r"^sh -c '([^']*)'$").unwrap();
+    let command_line = in_a_shell
+        .captures(without_sudo)
+        .map_or(without_sudo, |c| c.get(1).unwrap().as_str());
+    let program = command_line.split_whitespace().next().unwrap_or("");
     if ["hostname", "uname", "id"].contains(&program) {
         return skip("prints this machine's own name or user");
     }
-    let reads_only = ["cat", "ls", "grep", "findmnt", "readlink", "stat"];
+    let reads_only = ["cat", "ls", "grep", "findmnt", "readlink", "stat", "jq", "readelf"];
     let changes_nothing = reads_only.contains(&program)
         && !Regex::new(r"(^|[^2])>|\btee\b|\|\s*(sudo|sh)\b")
             .unwrap()
@@ -293,11 +412,14 @@ fn plan_host_command(text: &str, after_a_runtime: bool) -> Plan {
             script: without_sudo.to_string(),
             package: None,
             rootfs_copy: None,
+            environment: None,
             status: Status::Success,
         });
     }
     if !changes_nothing {
-        return skip("may change the host (the checker runs only cat, ls, grep, findmnt, readlink and stat)");
+        return skip(
+            "may change the host (the checker runs only cat, ls, grep, findmnt, readlink, stat, jq and readelf)",
+        );
     }
     if Regex::new(r"/proc/\d+/|\$!|\$pid").unwrap().is_match(without_sudo) {
         return skip("needs a process started in a second terminal");
@@ -309,6 +431,7 @@ fn plan_host_command(text: &str, after_a_runtime: bool) -> Plan {
         script: without_sudo.to_string(),
         package: None,
         rootfs_copy: None,
+        environment: None,
         status: Status::Success,
     })
 }
@@ -382,5 +505,74 @@ pub fn short(text: &str) -> String {
         format!("{}...", first.chars().take(57).collect::<String>())
     } else {
         first.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::commands_of_page;
+
+    fn plans(page: &str, markdown: &str) -> Vec<Plan> {
+        plan_page(&commands_of_page(page, markdown))
+    }
+
+    fn run(plan: &Plan) -> &Run {
+        match plan {
+            Plan::Run(run) => run,
+            Plan::Skip(reason) => panic!("skipped: {reason}"),
+        }
+    }
+
+    #[test]
+    fn chapter_08_runs_in_the_checkers_namespace_which_the_page_makes_and_deletes() {
+        let page = "```console\n$ sudo ip netns add wk-demo && sudo ip -n wk-demo link set lo up\n\
+            $ sudo nsenter --net=/run/netns/wk-demo target/debug/ch08-network-solution run --rootfs /tmp/rootfs-100000 -- ls\n\
+            bin\n$ sudo ip -n wk-demo -br addr\nlo UNKNOWN 127.0.0.1/8\n$ sudo ip -n wk-demo link set lo down\n\
+            $ sudo ip netns delete wk-demo\n```\n";
+        let plans = plans("ch08-network.md", page);
+        assert!(matches!(&plans[0], Plan::Skip(reason) if reason.contains("the checker makes it itself")));
+        let runtime = run(&plans[1]);
+        assert_eq!(
+            runtime.script,
+            "nsenter --net=/run/netns/wk-demo target/debug/ch08-network-solution run --rootfs /tmp/rootfs-100000 -- ls"
+        );
+        assert_eq!(runtime.environment, Some(Environment::DemoNetns));
+        assert_eq!(run(&plans[2]).script, "ip -n wk-demo -br addr");
+        // Only looking runs: a change to the namespace does not.
+        assert!(matches!(&plans[3], Plan::Skip(reason) if reason.starts_with("may change the host")));
+        assert!(matches!(&plans[4], Plan::Skip(_)));
+    }
+
+    #[test]
+    fn the_class_registry_is_the_only_one_the_checker_pulls_from() {
+        let page = "```console\n$ sudo target/debug/ch10-layer-cache-solution pull localhost:5000/workshop/busybox\n\
+            latest: Pulling from workshop/busybox\n$ sudo target/debug/ch10-layer-cache-solution images\n\
+            REFERENCE  DIGEST\nlocalhost:5000/workshop/busybox:latest  5c6c6b6f444b\n```\n\n\
+            ```console\n$ sudo target/debug/ch10-layer-cache-solution pull 127.0.0.1:$PORT/workshop/app:1\nout\n\
+            $ sudo target/debug/ch10-layer-cache-solution images\nREFERENCE  DIGEST\n127.0.0.1:40723/workshop/app:1  4c42fce1827d\n```\n";
+        let plans = plans("ch10-layer-cache.md", page);
+        let pull = run(&plans[0]);
+        assert_eq!(pull.environment, Some(Environment::ClassRegistry));
+        assert_eq!(
+            pull.script,
+            "target/debug/ch10-layer-cache-solution pull localhost:5000/workshop/busybox"
+        );
+        assert_eq!(run(&plans[1]).script, "target/debug/ch10-layer-cache-solution images");
+        assert!(matches!(&plans[2], Plan::Skip(reason) if reason.contains("builds with its own commands")));
+        assert!(matches!(&plans[3], Plan::Skip(reason) if reason.starts_with("needs an image")));
+    }
+
+    #[test]
+    fn an_offline_run_keeps_the_pages_command_line() {
+        let page =
+            "```console\n$ sudo unshare --net sh -c \"ip link set lo up; target/debug/ch10-layer-cache-solution \
+            run localhost:5000/workshop/alpine-like -- hello-musl\" 2>&1 | grep hello\nhello from a program\n```\n";
+        let plans = plans("ch10-layer-cache.md", page);
+        assert_eq!(
+            run(&plans[0]).script,
+            "unshare --net sh -c \"ip link set lo up; target/debug/ch10-layer-cache-solution \
+            run localhost:5000/workshop/alpine-like -- hello-musl\" 2>&1 | grep hello"
+        );
     }
 }
