@@ -65,14 +65,23 @@ fn main() -> Result<ExitCode> {
     for (page, commands, plans) in &pages {
         let (mut page_run, mut page_skipped) = (0, 0);
         let mut previous_status: Option<i32> = None;
+        // The block of a command that could not run here, and that command.
+        let mut blocked: Option<(usize, String)> = None;
         for (command, plan) in commands.iter().zip(plans) {
             if STOP.load(Ordering::SeqCst) {
                 bail!("interrupted");
             }
-            // What the page lets run may still find its environment missing here.
+            // What the page lets run may still find its environment missing here, and
+            // then the rest of its block may miss what it would have set up.
             let plan = match plan {
+                Plan::Run(_) if blocked.as_ref().is_some_and(|(block, _)| *block == command.block) => Plan::Skip(
+                    format!("follows `{}`, which could not run here", blocked.as_ref().unwrap().1),
+                ),
                 Plan::Run(run) => match cannot_run_here(run, &registry) {
-                    Some(reason) => Plan::Skip(reason),
+                    Some(reason) => {
+                        blocked = Some((command.block, select::short(&command.text)));
+                        Plan::Skip(reason)
+                    }
                     None => plan.clone(),
                 },
                 Plan::Skip(_) => plan.clone(),

@@ -286,17 +286,23 @@ fn plan_runtime(command: &ShownCommand, next_is_echo_status: bool) -> Plan {
         format!("target/debug/{binary} {args}")
     };
     if chapter >= 9 {
-        // Images: from the class registry, or none (help, a reference refused before any request).
-        let offline_only = args.contains("--help")
-            // `images` of chapter 10's store, where the page shows only the class images
-            || (chapter == 10 && args == "images" && command.output.iter().skip(1).all(|line| line.starts_with(CLASS_REGISTRY)))
+        // `images` of chapter 10's store, where the page shows only the class images.
+        let class_images = chapter == 10
+            && args == "images"
+            && command
+                .output
+                .iter()
+                .skip(1)
+                .all(|line| line.starts_with(CLASS_REGISTRY));
+        // A run with no image: help, or a reference refused before any request.
+        let no_image = args.contains("--help")
             || command
                 .output
                 .iter()
                 .any(|line| line.contains("is not an image reference"));
-        if args.contains(CLASS_REGISTRY) {
+        if args.contains(CLASS_REGISTRY) || class_images {
             environment = Some(Environment::ClassRegistry);
-        } else if !offline_only {
+        } else if !no_image {
             return skip("needs an image from a registry the checker does not start");
         }
         return Plan::Run(Run {
