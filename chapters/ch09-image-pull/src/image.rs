@@ -194,7 +194,11 @@ mod tests {
             return; // other architectures: not checked
         };
         assert_eq!(
-            (platform.os.as_str(), platform.architecture.as_str(), platform.variant.as_deref()),
+            (
+                platform.os.as_str(),
+                platform.architecture.as_str(),
+                platform.variant.as_deref()
+            ),
             ("linux", expected.0, expected.1)
         );
     }

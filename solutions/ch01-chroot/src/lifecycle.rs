@@ -120,7 +120,10 @@ pub fn run_prepared_container(container: &Container, mechanisms: &mut [Box<dyn M
         // skip the others; nor may this message.
         if let Err(error) = without_panics(|| mechanism.cleanup(&container)) {
             let name = mechanism.name();
-            let _ = writeln!(std::io::stderr(), "workshop: error: cleaning up {name} failed: {error:#}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "workshop: error: cleaning up {name} failed: {error:#}"
+            );
             cleaned = false;
         }
     }
