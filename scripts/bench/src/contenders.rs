@@ -7,10 +7,19 @@
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
 use crate::measure::{self, Sample};
+
+/// The pause before each run. Moving a process into a cgroup (writing its PID to
+/// cgroup.procs) takes a kernel lock whose first taker waits for an RCU grace
+/// period (5-15 ms here), but a taker within about 10-20 ms of the previous one
+/// does not wait. Without a pause, a runtime started right after another one
+/// would get that wait for free, depending on who ran before it; with 50 ms,
+/// every run pays its own, as a container started on a machine at rest does.
+pub const DEFAULT_GAP_MS: u64 = 50;
 
 /// One contender: its label, an untimed step before each run (e.g. removing the
 /// image so that the next pull is cold), and the programs a run times, one after
@@ -52,11 +61,19 @@ impl Contender {
 
 /// Measures every contender `runs` times, round-robin, after `warmup` untimed
 /// rounds (which also show that each of them works before any figure counts).
-pub fn round_robin(contenders: &mut [Contender], warmup: usize, runs: usize, stderr_file: &Path) -> Result<()> {
+/// Each run starts `gap` after the one before ended: see [`DEFAULT_GAP_MS`].
+pub fn round_robin(
+    contenders: &mut [Contender],
+    warmup: usize,
+    runs: usize,
+    gap: Duration,
+    stderr_file: &Path,
+) -> Result<()> {
     let count = contenders.len();
     for round in 0..warmup + runs {
         measure::check_interrupted()?;
         for k in 0..count {
+            std::thread::sleep(gap);
             let contender = &mut contenders[(round + k) % count];
             let sample = contender.run_once(round, stderr_file)?;
             if round >= warmup {

@@ -44,6 +44,9 @@ struct Cli {
     /// Untimed rounds before the timed ones, per group.
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// Milliseconds of rest before each run (see contenders::DEFAULT_GAP_MS).
+    #[arg(long, default_value_t = contenders::DEFAULT_GAP_MS)]
+    gap_ms: u64,
     /// The root filesystem the images are made of.
     #[arg(long, default_value = "/var/lib/workshop/busybox")]
     rootfs: PathBuf,
@@ -147,6 +150,7 @@ fn on_path(program: &str) -> bool {
 fn benchmark(cli: &Cli, runtime: &Path, workspace: &mut Workspace) -> Result<()> {
     report::machine(runtime);
     let stderr_file = workspace.dir.join("last-stderr");
+    let gap = std::time::Duration::from_millis(cli.gap_ms);
 
     eprintln!("bench: starting the registry and pushing the images");
     let registry = workshop_grader::registry::Registry::start(); // stopped and removed when dropped
@@ -247,7 +251,7 @@ fn benchmark(cli: &Cli, runtime: &Path, workspace: &mut Workspace) -> Result<()>
         starts.len(),
         cli.runs
     );
-    contenders::round_robin(&mut starts, cli.warmup, cli.runs, &stderr_file)?;
+    contenders::round_robin(&mut starts, cli.warmup, cli.runs, gap, &stderr_file)?;
 
     // 2. Pulls.
     let (rt, image) = (runtime.to_path_buf(), big.clone());
@@ -277,7 +281,7 @@ fn benchmark(cli: &Cli, runtime: &Path, workspace: &mut Workspace) -> Result<()>
         pushed.big_layer_sizes.iter().sum::<u64>() as f64 / 1e6,
         cli.pull_runs
     );
-    contenders::round_robin(&mut cold, 1, cli.pull_runs, &stderr_file)?;
+    contenders::round_robin(&mut cold, 1, cli.pull_runs, gap, &stderr_file)?;
 
     // The image is in the store now (the last cold pull): what does a pull fetch?
     let requests = |command: &mut Command| -> Result<Vec<String>> {
@@ -300,9 +304,9 @@ fn benchmark(cli: &Cli, runtime: &Path, workspace: &mut Workspace) -> Result<()>
         }),
     ];
     eprintln!("bench: pull of a cached image, {} runs each", cli.cached_runs);
-    contenders::round_robin(&mut cached, cli.warmup, cli.cached_runs, &stderr_file)?;
+    contenders::round_robin(&mut cached, cli.warmup, cli.cached_runs, gap, &stderr_file)?;
 
-    report::starts(&starts, cli.runs);
+    report::starts(&starts, cli.runs, cli.gap_ms);
     report::pulls(&cold, &cached, &pushed, &workshop_requests, &skopeo_requests, cli);
     report::load();
     Ok(())

@@ -99,9 +99,11 @@ fn ratio_header() {
     println!("{:<40} {:>12} {:>12}   target", "ratio (medians)", "wall", "CPU");
 }
 
-pub fn starts(contenders: &[Contender], runs: usize) {
+pub fn starts(contenders: &[Contender], runs: usize, gap_ms: u64) {
     let m = table(
-        &format!("== Container start-to-exit of /bin/true: medians of {runs} runs each, interleaved =="),
+        &format!(
+            "== Container start-to-exit of /bin/true: medians of {runs} runs each, interleaved, {gap_ms} ms apart =="
+        ),
         contenders,
     );
     // The order of main.rs: (a) ch10, crun, runc, floor; (b) ch10, crun, runc,
