@@ -62,7 +62,11 @@ fn main() {
         eprintln!("bench: {error:#}");
         std::process::exit(1);
     }
-    let code = match preflight(&cli) {
+    let preflight = preflight(&cli);
+    if let (Ok(runtime), false) = (&preflight, nix::unistd::geteuid().is_root()) {
+        become_root(&cli, runtime);
+    }
+    let code = match preflight {
         Err(error) => {
             eprintln!("bench: {error:#}");
             1
@@ -92,11 +96,23 @@ fn main() {
     std::process::exit(code);
 }
 
+/// The runtimes need root. Run as a user (the workshop's cargo runner keeps the
+/// benchmark's user, so that the build above writes target/ as that user), the
+/// benchmark re-executes itself with sudo, on the runtime it has just built.
+fn become_root(cli: &Cli, runtime: &Path) -> ! {
+    let program = std::env::current_exe().unwrap_or_else(|_| "bench".into());
+    let mut sudo = Command::new("sudo");
+    sudo.arg("--").arg(program).args(std::env::args_os().skip(1));
+    if cli.runtime.is_none() {
+        sudo.arg("--runtime").arg(runtime);
+    }
+    let error = std::os::unix::process::CommandExt::exec(&mut sudo);
+    eprintln!("bench: could not run sudo ({error}): run as root");
+    std::process::exit(1);
+}
+
 /// Checks the tools are there and builds the runtime; returns its path.
 fn preflight(cli: &Cli) -> Result<PathBuf> {
-    if !nix::unistd::geteuid().is_root() {
-        bail!("run as root (the runtimes need it): sudo, or the workshop's cargo runner");
-    }
     for tool in [
         "crun",
         "runc",
@@ -105,6 +121,8 @@ fn preflight(cli: &Cli) -> Result<PathBuf> {
         "docker-registry",
         "unshare",
         "chroot",
+        "nsenter",
+        "ip",
     ] {
         if !on_path(tool) {
             bail!("{tool} is not installed (sudo scripts/provision.sh installs it)");
