@@ -63,51 +63,15 @@ impl Workspace {
     /// Removes everything; says what could not be removed.
     pub fn clean_up(&mut self) -> Result<()> {
         let mut problems = Vec::new();
-        for (program, state) in [("crun", "crun-state"), ("runc", "runc-state")] {
-            let root = self.dir.join(state);
-            let Ok(entries) = std::fs::read_dir(&root) else {
-                continue;
-            };
-            for entry in entries.flatten().filter(|e| e.path().is_dir()) {
-                let mut delete = Command::new(program);
-                delete
-                    .arg("--root")
-                    .arg(&root)
-                    .args(["delete", "--force"])
-                    .arg(entry.file_name());
-                if program == "crun" && contenders::hybrid_cgroups() {
-                    contenders::in_private_mount_namespace(&mut delete);
-                }
-                if !quietly(&mut delete) {
-                    problems.push(format!("{program} delete {:?} failed", entry.file_name()));
-                }
-            }
-        }
+        delete_containers(&self.dir, &mut problems);
         for (runtime, image) in &self.images {
             // Fails when the image is not in the store (never pulled, or an
             // interrupted pull): nothing to remove then.
             quietly(Command::new(runtime).args(["rmi", image]));
         }
-        for hierarchy in cgroup_mount_points() {
-            let ours = hierarchy.join(CGROUP_PARENT);
-            if ours.exists() {
-                if let Err(error) = remove_cgroup_tree(&ours) {
-                    problems.push(format!("rmdir {}: {error}", ours.display()));
-                }
-            }
-        }
+        remove_cgroups(&mut problems);
         if self.hook_bridge {
-            // The hooks' host ends (wsbcrun..., wsbrunc...) that the kernel has not removed yet, then the bridge.
-            for entry in std::fs::read_dir("/sys/class/net").into_iter().flatten().flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let ours = name.starts_with("wsbcrun") || name.starts_with("wsbrunc");
-                if ours || name == HOOK_BRIDGE {
-                    quietly(Command::new("ip").args(["link", "delete", &name]));
-                }
-            }
-            if Path::new("/sys/class/net").join(HOOK_BRIDGE).exists() {
-                problems.push(format!("ip link delete {HOOK_BRIDGE} failed"));
-            }
+            remove_hook_links(&mut problems);
         }
         let leases_left = std::fs::read_dir(LEASES).map(|d| d.count()).unwrap_or(0);
         if !self.bridge_existed && Path::new(BRIDGE).exists() && leases_left == 0 {
@@ -123,6 +87,106 @@ impl Workspace {
             bail!("{}", problems.join("; "));
         }
         Ok(())
+    }
+}
+
+/// crun's and runc's containers left in `dir`'s state directories.
+fn delete_containers(dir: &Path, problems: &mut Vec<String>) {
+    for (program, state) in [("crun", "crun-state"), ("runc", "runc-state")] {
+        let root = dir.join(state);
+        let Ok(entries) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+            let mut delete = Command::new(program);
+            delete
+                .arg("--root")
+                .arg(&root)
+                .args(["delete", "--force"])
+                .arg(entry.file_name());
+            if program == "crun" && contenders::hybrid_cgroups() {
+                contenders::in_private_mount_namespace(&mut delete);
+            }
+            if !quietly(&mut delete) {
+                problems.push(format!("{program} delete {:?} failed", entry.file_name()));
+            }
+        }
+    }
+}
+
+/// The bundles' cgroups: /workshop-bench in every hierarchy.
+fn remove_cgroups(problems: &mut Vec<String>) {
+    for hierarchy in cgroup_mount_points() {
+        let ours = hierarchy.join(CGROUP_PARENT);
+        if ours.exists() {
+            if let Err(error) = remove_cgroup_tree(&ours) {
+                problems.push(format!("rmdir {}: {error}", ours.display()));
+            }
+        }
+    }
+}
+
+/// The veth hooks' host ends (wsbcrun..., wsbrunc...) that the kernel has not
+/// removed yet, then their bridge.
+fn remove_hook_links(problems: &mut Vec<String>) {
+    for entry in std::fs::read_dir("/sys/class/net").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with("wsbcrun") || name.starts_with("wsbrunc");
+        if ours || name == HOOK_BRIDGE {
+            quietly(Command::new("ip").args(["link", "delete", &name]));
+        }
+    }
+    if Path::new("/sys/class/net").join(HOOK_BRIDGE).exists() {
+        problems.push(format!("ip link delete {HOOK_BRIDGE} failed"));
+    }
+}
+
+/// Removes what a benchmark killed outright (SIGKILL: no cleanup) left behind:
+/// its directory under /tmp, its crun and runc containers, and, when no other
+/// benchmark is running, the images of a `workshop-bench/` repository in the
+/// workshop's store, the bundles' cgroups and the hooks' bridge.
+pub fn reclaim_stale(runtime: &Path) {
+    let mut stale = Vec::new();
+    let mut others_alive = false;
+    for entry in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("workshop-bench-").and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            others_alive = true;
+        } else {
+            stale.push(entry.path());
+        }
+    }
+    if stale.is_empty() || others_alive {
+        return;
+    }
+    eprintln!(
+        "bench: removing what an earlier benchmark left ({})",
+        stale[0].display()
+    );
+    let mut problems = Vec::new();
+    for dir in &stale {
+        delete_containers(dir, &mut problems);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let images = Command::new(runtime).arg("images").output();
+    let listing = images
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    for reference in listing.lines().filter_map(|l| l.split_whitespace().next()) {
+        if reference.contains("/workshop-bench/") {
+            quietly(Command::new(runtime).args(["rmi", reference]));
+        }
+    }
+    remove_cgroups(&mut problems);
+    remove_hook_links(&mut problems);
+    for problem in problems {
+        eprintln!("bench: {problem}");
     }
 }
 

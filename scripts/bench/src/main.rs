@@ -166,6 +166,7 @@ fn on_path(program: &str) -> bool {
 }
 
 fn benchmark(cli: &Cli, runtime: &Path, workspace: &mut Workspace) -> Result<()> {
+    cleanup::reclaim_stale(runtime);
     report::machine(runtime);
     let stderr_file = workspace.dir.join("last-stderr");
     let gap = std::time::Duration::from_millis(cli.gap_ms);
