@@ -15,6 +15,7 @@ pub mod command;
 pub mod exit_status;
 pub mod lifecycle;
 pub mod mechanism;
+pub mod message;
 pub mod signals;
 pub mod sync;
 pub mod verbose;

@@ -190,7 +190,7 @@ fn parent_side(
 
     // 8. Sync point 2: end-of-file means execve(2) succeeded.
     if let ExecOutcome::Failed { exit_code, reason } = parent_end.wait_for_exec()? {
-        eprintln!("workshop: error: {reason}");
+        crate::message::print(format_args!("workshop: error: {reason}"));
         let _ = waitpid(child, None);
         return Ok(exit_code);
     }
@@ -300,6 +300,6 @@ pub fn without_panics<T>(step: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 fn runtime_error(error: anyhow::Error) -> i32 {
-    eprintln!("workshop: error: {error:#}");
+    crate::message::print(format_args!("workshop: error: {error:#}"));
     RUNTIME_ERROR
 }

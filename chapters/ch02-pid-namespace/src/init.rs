@@ -57,7 +57,7 @@ fn run_init(command: Pid) -> ! {
             }
             Ok(signal) => signals::forward(command, signal),
             Err(error) => {
-                eprintln!("workshop init: sigwait failed: {error}");
+                ch01::message::print(format_args!("workshop init: sigwait failed: {error}"));
                 std::process::exit(ch01::exit_status::RUNTIME_ERROR);
             }
         }

@@ -128,10 +128,10 @@ fn reclaim_stale_proc(proc_dir: &Path) -> Result<()> {
             proc_dir.display()
         );
     }
-    eprintln!(
+    ch01::message::print(format_args!(
         "workshop: {} was left mounted by an earlier run: unmounting it",
         proc_dir.display()
-    );
+    ));
     unmount(proc_dir)
 }
 

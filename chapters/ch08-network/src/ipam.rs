@@ -75,10 +75,10 @@ fn reclaim_stale_leases(dir: &Path) {
         }
         let holder = std::fs::read_to_string(entry.path()).unwrap_or_default();
         if holder.trim().is_empty() || !is_running(holder.trim()) {
-            eprintln!(
+            ch01::message::print(format_args!(
                 "workshop: removing the lease {} left by an earlier run",
                 entry.path().display()
-            );
+            ));
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -147,7 +147,9 @@ fn reclaim_stale_veths(netlink: &mut Netlink) -> Result<()> {
             .iter()
             .any(|id| id.starts_with(prefix) && ch06::running::is_running(id));
         if is_ours && !alive {
-            eprintln!("workshop: removing the veth pair {name} left by an earlier run");
+            ch01::message::print(format_args!(
+                "workshop: removing the veth pair {name} left by an earlier run"
+            ));
             netlink.delete_link(name)?;
         }
     }

@@ -70,7 +70,7 @@ pub fn run(args: &RunArgs) -> i32 {
     match container_from_image(&container_args.command, args.registry.insecure) {
         Ok(container) => ch01::lifecycle::run_prepared_container(&container, &mut mechanisms),
         Err(error) => {
-            eprintln!("workshop: error: {error:#}");
+            ch01::message::print(format_args!("workshop: error: {error:#}"));
             ch01::exit_status::RUNTIME_ERROR
         }
     }

@@ -59,7 +59,7 @@ fn main() {
                     0
                 }
                 Err(error) => {
-                    eprintln!("workshop: error: {error:#}");
+                    ch01::message::print(format_args!("workshop: error: {error:#}"));
                     1
                 }
             }
@@ -76,7 +76,7 @@ fn main() {
                 0
             }
             Err(error) => {
-                eprintln!("workshop: error: {error:#}");
+                ch01::message::print(format_args!("workshop: error: {error:#}"));
                 1
             }
         },

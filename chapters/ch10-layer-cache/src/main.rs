@@ -100,7 +100,7 @@ fn report(result: impl FnOnce() -> anyhow::Result<()>) -> i32 {
     match without_panics(result) {
         Ok(()) => 0,
         Err(error) => {
-            eprintln!("workshop: error: {error:#}");
+            ch01::message::print(format_args!("workshop: error: {error:#}"));
             1
         }
     }

@@ -72,7 +72,7 @@ pub fn forward(pid: Pid, signal: Signal) {
     verbose::say(format_args!("kill({pid}, {signal})"));
     match signal::kill(pid, signal) {
         Ok(()) | Err(Errno::ESRCH) => {}
-        Err(error) => eprintln!("workshop: could not forward {signal} to {pid}: {error}"),
+        Err(error) => crate::message::print(format_args!("workshop: could not forward {signal} to {pid}: {error}")),
     }
 }
 

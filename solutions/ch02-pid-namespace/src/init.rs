@@ -57,7 +57,7 @@ fn run_init(command: Pid) -> ! {
             }
             Ok(signal) => signals::forward(command, signal),
             Err(error) => {
-                eprintln!("workshop init: sigwait failed: {error}");
+                ch01::message::print(format_args!("workshop init: sigwait failed: {error}"));
                 std::process::exit(ch01::exit_status::RUNTIME_ERROR);
             }
         }
@@ -87,7 +87,7 @@ pub fn reap_children(command: Pid) -> Option<WaitStatus> {
             Ok(status) => verbose::say(format_args!("reaped an orphan: {status:?}")),
             Err(Errno::EINTR) => continue,
             Err(error) => {
-                eprintln!("workshop init: waitpid failed: {error}");
+                ch01::message::print(format_args!("workshop init: waitpid failed: {error}"));
                 return command_status;
             }
         }

@@ -37,7 +37,7 @@ impl Mechanism for UserNamespace {
             .with_context(|| format!("reading {}", container.rootfs.display()))?
             .uid();
         if !self.map.contains_host_id(owner) {
-            eprintln!(
+            ch01::message::print(format_args!(
                 "workshop: note: the rootfs {} belongs to host uid {owner}, which is not mapped into the container \
                  (--userns-map {}:{}): inside, its files belong to nobody and root cannot change them. \
                  For a rootfs the container's root owns: `sudo cp -a ROOTFS COPY && sudo chown -R {}:{} COPY`",
@@ -46,7 +46,7 @@ impl Mechanism for UserNamespace {
                 self.map.count,
                 self.map.host_id,
                 self.map.host_id,
-            );
+            ));
         }
         Ok(())
     }

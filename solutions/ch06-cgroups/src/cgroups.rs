@@ -221,16 +221,16 @@ fn report(usage: &Usage, limits: &LimitArgs) {
             .memory
             .map(|bytes| format!(" (--memory {})", mebibytes(bytes)))
             .unwrap_or_default();
-        eprintln!(
+        ch01::message::print(format_args!(
             "workshop: the container ran out of memory{limit}: the kernel's OOM killer killed {} of its processes",
             usage.oom_kills
-        );
+        ));
     }
     if usage.pids_limit_hits > 0 {
-        eprintln!(
+        ch01::message::print(format_args!(
             "workshop: the container hit its --pids-limit {} times",
             usage.pids_limit_hits
-        );
+        ));
     }
     if limits.stats || verbose::enabled() {
         let peak = usage.peak_memory.map(mebibytes).unwrap_or_else(|| "unknown".into());
@@ -238,7 +238,7 @@ fn report(usage: &Usage, limits: &LimitArgs) {
             .cpu_time_us
             .map(|us| format!("{:.3} s", us as f64 / 1e6))
             .unwrap_or_else(|| "unknown".into());
-        eprintln!("workshop: stats: peak memory {peak}, CPU time {cpu}");
+        ch01::message::print(format_args!("workshop: stats: peak memory {peak}, CPU time {cpu}"));
     }
 }
 
@@ -276,10 +276,10 @@ fn reclaim_stale_cgroups(layout: &Layout) {
         for entry in entries.flatten().filter(|e| e.path().is_dir()) {
             let id = entry.file_name().to_string_lossy().into_owned();
             if !is_running(&id) && processes(&entry.path()).map(|p| p.is_empty()).unwrap_or(false) {
-                eprintln!(
+                ch01::message::print(format_args!(
                     "workshop: removing the cgroup {} left by an earlier run",
                     entry.path().display()
-                );
+                ));
                 let _ = std::fs::remove_dir(entry.path());
             }
         }

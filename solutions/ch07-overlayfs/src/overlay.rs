@@ -89,10 +89,10 @@ impl Mechanism for Overlay {
         let Some(dir) = self.dir.take() else { return Ok(()) };
         if self.keep {
             std::fs::write(dir.join(KEPT_MARKER), "kept with --keep\n")?;
-            eprintln!(
+            ch01::message::print(format_args!(
                 "workshop: kept the container's changes (its upper layer) in {}",
                 dir.join("upper").display()
-            );
+            ));
             return Ok(());
         }
         verbose::say(format_args!("rm -r {dir:?} (the container's writable layer)"));
@@ -142,7 +142,10 @@ fn reclaim_stale_layers() {
     for entry in entries.flatten() {
         let id = entry.file_name().to_string_lossy().into_owned();
         if !entry.path().join(KEPT_MARKER).exists() && !is_running(&id) {
-            eprintln!("workshop: removing {} left by an earlier run", entry.path().display());
+            ch01::message::print(format_args!(
+                "workshop: removing {} left by an earlier run",
+                entry.path().display()
+            ));
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -33,14 +33,14 @@ impl Progress {
     /// A line of its own, e.g. "latest: Pulling from library/alpine".
     pub fn line(&self, text: &str) {
         if self.on_terminal {
-            eprintln!("{text}");
+            ch01::message::print(format_args!("{text}"));
         }
     }
 
     /// The final state of one layer: "SHORTID: Pull complete" (replaces its bar).
     pub fn layer(&self, digest: &str, status: &str) {
         if self.on_terminal {
-            eprint!("\r{}: {status}\x1b[K\n", short(digest));
+            let _ = write!(std::io::stderr(), "\r{}: {status}\x1b[K\n", short(digest));
         }
     }
 

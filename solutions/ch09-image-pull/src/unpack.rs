@@ -385,14 +385,16 @@ impl Layer {
             set_mtime(&target, *mtime).with_context(failed)?;
         }
         if let Some(first) = self.skipped_nodes.first() {
-            eprintln!(
+            ch01::message::print(format_args!(
                 "workshop: warning: skipped {} device node(s) of the layer ({first:?}...): only root in the \
                  host's user namespace may create them (run the pull as root)",
                 self.skipped_nodes.len()
-            );
+            ));
         }
         if !self.may_chown {
-            eprintln!("workshop: warning: not root, so the layer's files belong to you, not to their image owners");
+            ch01::message::print(format_args!(
+                "workshop: warning: not root, so the layer's files belong to you, not to their image owners"
+            ));
         }
         Ok(())
     }

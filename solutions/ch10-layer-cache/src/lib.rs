@@ -38,7 +38,7 @@ pub fn run(args: &RunArgs) -> i32 {
             ch01::lifecycle::run_prepared_container(&container, &mut mechanisms)
         }
         Err(error) => {
-            eprintln!("workshop: error: {error:#}");
+            ch01::message::print(format_args!("workshop: error: {error:#}"));
             ch01::exit_status::RUNTIME_ERROR
         }
     }
