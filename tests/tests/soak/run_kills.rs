@@ -187,3 +187,48 @@ fn a_runtime_whose_stderr_reader_goes_away_still_cleans_up() {
         output.code
     );
 }
+
+/// A runtime whose stderr is closed before it starts (every write fails with
+/// EPIPE) and that has something to say, an earlier run's writable layer to
+/// reclaim, still reclaims it, runs its container and reports the container's
+/// status: a message it cannot write must not stop it.
+#[test]
+fn a_runtime_with_a_closed_stderr_reclaims_and_runs() {
+    let netns = NetNs::new();
+    let sandbox = sandbox_in(&netns);
+    let stale = Path::new("/var/lib/workshop/containers").join(format!("dead{:08x}", std::process::id()));
+    std::fs::create_dir_all(stale.join("upper")).unwrap();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end); // nobody will ever read: the runtime's writes get EPIPE
+    let args = sandbox.run_args(&["--net", "none"], &["/bin/sh", "-c", "exit 7"]);
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", netns.path()))
+        .arg("--")
+        .arg(runtime())
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(write_end))
+        .spawn()
+        .unwrap();
+    let status = child.wait().unwrap();
+    let reclaimed = !stale.exists();
+    let _ = std::fs::remove_dir_all(&stale);
+    let output = Output {
+        code: status.code(),
+        stdout: String::new(),
+        stderr: "(stderr was closed)".into(),
+        command_line: args.join(" "),
+    };
+    check(
+        status.code() == Some(7) && reclaimed,
+        &format!(
+            "with stderr closed, the runtime should still remove the earlier run's layer {} (reclaimed: \
+             {reclaimed}) and exit with the container's status 7, not fail on a message it cannot write",
+            stale.display()
+        ),
+        &output,
+    );
+    sandbox.assert_no_mount_left(&output);
+    eprintln!("closed stderr from the start: an earlier run's layer reclaimed, the container's status 7 reported");
+}
