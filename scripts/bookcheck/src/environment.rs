@@ -18,16 +18,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where `ip netns` keeps its named namespaces.
+const NETNS_DIR: &str = "/run/netns";
+
 /// The network namespace `wk-demo`, with its `lo` up, as the page makes it.
-pub struct DemoNetns;
+pub struct DemoNetns {
+    /// Whether /run/netns existed, and was a mount point, before: the first
+    /// `ip netns add` on a machine creates it and bind-mounts it on itself (shared),
+    /// and `ip netns delete` leaves that mount. What the checker made, it removes.
+    dir_existed: bool,
+    dir_was_mounted: bool,
+}
 
 impl DemoNetns {
     pub fn make() -> Result<DemoNetns> {
-        if Path::new("/run/netns").join(DEMO_NETNS).exists() {
+        if Path::new(NETNS_DIR).join(DEMO_NETNS).exists() {
             bail!("the network namespace {DEMO_NETNS} exists already: remove it (ip netns delete {DEMO_NETNS})");
         }
+        let netns = DemoNetns {
+            dir_existed: Path::new(NETNS_DIR).exists(),
+            dir_was_mounted: is_mount_point(NETNS_DIR),
+        };
         run("ip", &["netns", "add", DEMO_NETNS])?;
-        let netns = DemoNetns;
         run("ip", &["-n", DEMO_NETNS, "link", "set", "lo", "up"])?;
         Ok(netns)
     }
@@ -37,8 +49,27 @@ impl Drop for DemoNetns {
     fn drop(&mut self) {
         if let Err(error) = run("ip", &["netns", "delete", DEMO_NETNS]) {
             eprintln!("bookcheck: could not delete the network namespace {DEMO_NETNS}: {error}");
+            return;
+        }
+        let empty = std::fs::read_dir(NETNS_DIR).is_ok_and(|mut entries| entries.next().is_none());
+        if !self.dir_was_mounted && empty && is_mount_point(NETNS_DIR) {
+            if let Err(error) = run("umount", &[NETNS_DIR]) {
+                eprintln!("bookcheck: could not unmount {NETNS_DIR}, which `ip netns add` mounted: {error}");
+                return;
+            }
+        }
+        if !self.dir_existed && empty {
+            let _ = std::fs::remove_dir(NETNS_DIR);
         }
     }
+}
+
+/// Whether `path` is a mount point (a line of /proc/self/mountinfo names it).
+fn is_mount_point(path: &str) -> bool {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|line| line.split(' ').nth(4) == Some(path))
 }
 
 /// Where the registry listens: loopback only, as the class VM's.
