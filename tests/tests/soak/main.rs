@@ -280,6 +280,11 @@ fn check_store(root: &Path, after: &str) -> store::Verified {
 
 /// Starts the runtime with `args` in `netns`, without waiting.
 fn spawn_in(netns: &NetNs, args: &[String]) -> std::process::Child {
+    spawn_in_with_stderr(netns, args, Stdio::piped())
+}
+
+/// [`spawn_in`], with the runtime's stderr going to `stderr`.
+fn spawn_in_with_stderr(netns: &NetNs, args: &[String], stderr: Stdio) -> std::process::Child {
     Command::new("nsenter")
         .arg(format!("--net={}", netns.path()))
         .arg("--")
@@ -287,7 +292,7 @@ fn spawn_in(netns: &NetNs, args: &[String]) -> std::process::Child {
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }

@@ -201,16 +201,7 @@ fn a_runtime_with_a_closed_stderr_reclaims_and_runs() {
     let (read_end, write_end) = nix::unistd::pipe().unwrap();
     drop(read_end); // nobody will ever read: the runtime's writes get EPIPE
     let args = sandbox.run_args(&["--net", "none"], &["/bin/sh", "-c", "exit 7"]);
-    let mut child = Command::new("nsenter")
-        .arg(format!("--net={}", netns.path()))
-        .arg("--")
-        .arg(runtime())
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(write_end))
-        .spawn()
-        .unwrap();
+    let mut child = spawn_in_with_stderr(&netns, &args, Stdio::from(write_end));
     let status = child.wait().unwrap();
     let reclaimed = !stale.exists();
     let _ = std::fs::remove_dir_all(&stale);
