@@ -56,6 +56,22 @@ pub struct RegistryArgs {
     pub insecure: bool,
 }
 
+/// `pull`'s arguments (chapter 10's `pull` takes the same).
+#[derive(Args, Debug, Clone)]
+pub struct PullArgs {
+    /// The image, e.g. alpine:3.20 or localhost:5000/team/app:tag.
+    pub image: String,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Narrate each request.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// The help of `run`'s words from this chapter on, where an image can come first.
+pub const RUN_WORDS_HELP: &str = "The image to run, then the command and its arguments (default: the image's \
+     entrypoint and cmd); with --rootfs, only the command. Put `--` before a command that has flags of its own";
+
 /// Runs a container: on `--rootfs DIR` as before, or on IMAGE (the first word
 /// after the options), pulled first if it is not in the store yet.
 pub fn run(args: &RunArgs) -> i32 {

@@ -1,6 +1,6 @@
 use ch01::lifecycle::without_panics;
 use ch09_image_pull_solution::reference::parse_reference;
-use ch09_image_pull_solution::{pull, store, RunArgs};
+use ch09_image_pull_solution::{pull, store, PullArgs, RunArgs};
 use clap::{Parser, Subcommand};
 
 /// Chapter 09: pull images from a registry and run them.
@@ -19,23 +19,11 @@ enum Command {
             env!("CARGO_BIN_NAME"), " run [OPTIONS] IMAGE [-- COMMAND [ARG...]]\n       ",
             env!("CARGO_BIN_NAME"), " run [OPTIONS] --rootfs DIR -- COMMAND [ARG...]"
         ),
-        mut_arg("command", |arg| arg
-            .value_name("IMAGE|COMMAND")
-            .help("The image to run, then the command and its arguments (default: the image's entrypoint and cmd); \
-                   with --rootfs, only the command. Put `--` before a command that has flags of its own"))
+        mut_arg("command", |arg| arg.value_name("IMAGE|COMMAND").help(ch09_image_pull_solution::RUN_WORDS_HELP))
     )]
     Run(Box<RunArgs>),
     /// Pull IMAGE from its registry into the store.
-    Pull {
-        /// The image, e.g. alpine:3.20 or localhost:5000/team/app:tag.
-        image: String,
-        /// Use plain HTTP (loopback registries always do).
-        #[arg(long)]
-        insecure: bool,
-        /// Narrate each request.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Pull(PullArgs),
     /// List the images in the store.
     Images,
 }
@@ -44,16 +32,18 @@ fn main() {
     let cli: Cli = ch01::cli::parse_or_exit();
     let code = match cli.command {
         Command::Run(args) => ch09_image_pull_solution::run(&args),
-        Command::Pull {
+        Command::Pull(PullArgs {
             image,
-            insecure,
+            registry,
             verbose,
-        } => {
+        }) => {
             if verbose {
                 ch01::verbose::enable();
             }
             // A panic (an exercise still todo!()) becomes an error like any other.
-            match without_panics(|| parse_reference(&image).and_then(|reference| pull::pull(&reference, insecure))) {
+            match without_panics(|| {
+                parse_reference(&image).and_then(|reference| pull::pull(&reference, registry.insecure))
+            }) {
                 Ok(stored) => {
                     println!("{}: {}", stored.record.reference, stored.record.manifest_digest);
                     0

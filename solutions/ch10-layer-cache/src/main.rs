@@ -1,5 +1,6 @@
 use ch01::lifecycle::without_panics;
 use ch09::reference::parse_reference;
+use ch09::PullArgs;
 use ch10_layer_cache_solution::{gc, pull, store, RunArgs};
 use clap::{Parser, Subcommand};
 
@@ -19,23 +20,11 @@ enum Command {
             env!("CARGO_BIN_NAME"), " run [OPTIONS] IMAGE [-- COMMAND [ARG...]]\n       ",
             env!("CARGO_BIN_NAME"), " run [OPTIONS] --rootfs DIR -- COMMAND [ARG...]"
         ),
-        mut_arg("command", |arg| arg
-            .value_name("IMAGE|COMMAND")
-            .help("The image to run, then the command and its arguments (default: the image's entrypoint and cmd); \
-                   with --rootfs, only the command. Put `--` before a command that has flags of its own"))
+        mut_arg("command", |arg| arg.value_name("IMAGE|COMMAND").help(ch09::RUN_WORDS_HELP))
     )]
     Run(Box<RunArgs>),
     /// Pull IMAGE into the store, fetching only what it does not have.
-    Pull {
-        /// The image, e.g. alpine:3.20 or localhost:5000/team/app:tag.
-        image: String,
-        /// Use plain HTTP (loopback registries always do).
-        #[arg(long)]
-        insecure: bool,
-        /// Narrate each request.
-        #[arg(short, long)]
-        verbose: bool,
-    },
+    Pull(PullArgs),
     /// List the images in the store.
     Images,
     /// Remove IMAGE, and the layers no other image uses.
@@ -49,16 +38,16 @@ fn main() {
     let cli: Cli = ch01::cli::parse_or_exit();
     let code = match cli.command {
         Command::Run(args) => ch10_layer_cache_solution::run(&args),
-        Command::Pull {
+        Command::Pull(PullArgs {
             image,
-            insecure,
+            registry,
             verbose,
-        } => {
+        }) => {
             if verbose {
                 ch01::verbose::enable();
             }
             report(|| {
-                let record = pull::pull(&parse_reference(&image)?, insecure)?;
+                let record = pull::pull(&parse_reference(&image)?, registry.insecure)?;
                 println!("{}: {}", record.reference, record.manifest_digest);
                 Ok(())
             })
