@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use ch01::{verbose, Container, Mechanism};
 use ch03::mount_namespace::mount_narrated;
+use nix::errno::Errno;
 use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::unistd::Pid;
@@ -132,9 +133,8 @@ fn plan(layout: &Layout, limits: &LimitArgs, id: &str) -> Result<Vec<Box<dyn Cgr
                     .push(controller.into());
             }
             None if needed_for_a_limit => bail!(
-                "{flag} needs the {controller} controller, which this host's cgroups do not offer ({} layout; \
-                 on cgroup v2 the root must hand it down: `echo +{controller} > /sys/fs/cgroup/cgroup.subtree_control`)",
-                layout.kind()
+                "{flag} needs the {controller} controller, {}",
+                missing_controller(layout, controller)
             ),
             None => {}
         }
@@ -153,6 +153,25 @@ fn plan(layout: &Layout, limits: &LimitArgs, id: &str) -> Result<Vec<Box<dyn Cgr
             }
         })
         .collect())
+}
+
+/// Why `controller` is not there, and what makes it so.
+fn missing_controller(layout: &Layout, controller: &str) -> String {
+    match &layout.v2 {
+        Some(v2) if layout.kind() == "unified" => format!(
+            "which the root cgroup does not hand down here ({}/cgroup.subtree_control: {}). On cgroup v2, \
+             systemd hands down only the controllers its units ask for: `sudo scripts/provision.sh` asks it \
+             to delegate {controller} to your login session (scripts/delegate-cgroups.sh); then log out and \
+             in again. `cargo workshop doctor` checks it",
+            v2.display(),
+            layout.v2_controllers.join(" ")
+        ),
+        _ => format!(
+            "which this host's cgroups do not offer ({} layout: no cgroup hierarchy holds it; \
+             `cargo workshop doctor` shows what there is)",
+            layout.kind()
+        ),
+    }
 }
 
 /// Writes the limit files that belong to this cgroup's controllers.
@@ -184,10 +203,32 @@ fn apply_limits(cgroup: &dyn Cgroup, limits: &LimitArgs) -> Result<()> {
 fn mount_cgroupfs(layout: &Layout, joined: &[&Path]) -> Result<()> {
     let target = Path::new("/sys/fs/cgroup");
     let read_only = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if layout.kind() == "unified" {
-        return mount_narrated(Some(Path::new("cgroup2")), target, Some("cgroup2"), read_only, None);
-    }
     let rw = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if layout.kind() == "unified" {
+        let cgroup2 = || mount_narrated(Some(Path::new("cgroup2")), target, Some("cgroup2"), read_only, None);
+        let Err(error) = cgroup2() else {
+            return Ok(());
+        };
+        // Without a network namespace of its own the container could not mount a
+        // new sysfs (chapter 03) and bound the host's /sys, with the host's cgroup2
+        // mount at /sys/fs/cgroup in it. Mounting the same superblock again on the
+        // root of its own mount is refused with EBUSY (mount(2)): cover it with an
+        // empty tmpfs first, then mount ours on that.
+        if error.downcast_ref::<Errno>() != Some(&Errno::EBUSY) {
+            return Err(error);
+        }
+        verbose::say(format_args!(
+            "  = EBUSY: /sys/fs/cgroup is the host's cgroup2 mount (bound with /sys): cover it with a tmpfs"
+        ));
+        mount_narrated(
+            Some(Path::new("tmpfs")),
+            target,
+            Some("tmpfs"),
+            read_only,
+            Some("mode=755"),
+        )?;
+        return cgroup2();
+    }
     mount_narrated(Some(Path::new("tmpfs")), target, Some("tmpfs"), rw, Some("mode=755"))?;
     let mut by_mount: BTreeMap<&PathBuf, Vec<&str>> = BTreeMap::new();
     for (controller, mount) in layout.v1.iter().filter(|(_, mount)| joined.contains(&mount.as_path())) {
