@@ -83,5 +83,5 @@ if curl -fsS -m 3 "http://$REGISTRY/v2/" >/dev/null 2>&1; then
   done
 else
   echo "    no registry answers on $REGISTRY: images built, not pushed"
-  echo "    (start one: docker-registry serve /etc/docker/registry/config.yml, then rerun this script)"
+  echo "    (\`sudo scripts/class-registry.sh\` starts one, then rerun this script)"
 fi

@@ -419,8 +419,8 @@ fn local_registry() -> Row {
     let check = "local registry";
     let registry = std::env::var("WORKSHOP_REGISTRY").unwrap_or_else(|_| DEFAULT_REGISTRY.to_string());
     let fix = format!(
-        "start it (`sudo systemctl start docker-registry`, or `sudo docker-registry serve \
-         /etc/docker/registry/config.yml &`), then `sudo scripts/preload-images.sh` pushes the class images \
+        "`sudo scripts/class-registry.sh` starts it (without a service manager: `sudo docker-registry serve \
+         /etc/workshop/registry.yml &`), then `sudo scripts/preload-images.sh` pushes the class images \
          to {registry}"
     );
     let address = registry
@@ -450,6 +450,11 @@ fn local_registry() -> Row {
         Ok(answer) if answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200") => {
             Row::ok(check, &format!("{registry} serves workshop/busybox"))
         }
+        Ok(answer) if answer.lines().next().is_some_and(|status| status.contains(" 401 ")) => Row::warn(
+            check,
+            &format!("{registry} asks for a password (401): Debian's docker-registry package configures htpasswd auth"),
+            &fix,
+        ),
         Ok(answer) => Row::warn(
             check,
             &format!(
