@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Runs INSIDE a guest (grade.sh calls it over ssh, from a login shell, as a
+# student's terminal): one phase at a time, each with its log and its exit status
+# and time in $RESULTS (default /root/wk-results).
+#
+#   in-guest.sh context                 where we are: cgroup mode, this shell's cgroup, versions
+#   in-guest.sh provision               scripts/provision.sh, as the README says
+#   in-guest.sh provision-cgroups       only the cgroup delegation and the rootfs (guests without cargo)
+#   in-guest.sh state NAME              scripts/host-state.sh, to compare before and after
+#   in-guest.sh test NAME [ARGS...]     cargo test --no-fail-fast ARGS
+#   in-guest.sh test-binaries NAME LIST the test executables listed in LIST (cross-built: no cargo here)
+#   in-guest.sh quickstart              the README's first `cargo run` command
+#   in-guest.sh doctor                  cargo workshop doctor
+#   in-guest.sh limits                  the cgroup v2 limits, read on the host while a container runs
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+RESULTS=${RESULTS:-/root/wk-results}
+mkdir -p "$RESULTS"
+phase=${1:?phase}
+shift
+
+# timed NAME CMD...: CMD's output to NAME.log (and the terminal), "rc= seconds=" to NAME.rc.
+timed() {
+  local name=$1 start=$SECONDS rc
+  shift
+  "$@" 2>&1 | tee "$RESULTS/$name.log"
+  rc=${PIPESTATUS[0]}
+  echo "rc=$rc seconds=$((SECONDS - start))" | tee "$RESULTS/$name.rc"
+  return "$rc"
+}
+
+# limits: a chapter 06 container under each limit, and what the host's cgroup
+# files say while it runs and when it ends (the kernel's own counters).
+limits() {
+  local run=(target/debug/ch06-cgroups-solution run --rootfs /var/lib/workshop/busybox)
+  local id dir
+  show() { # show ID FILE...: the files of the container's cgroup, read on the host
+    for file in "${@:2}"; do printf '    %s: %s\n' "$file" "$(tr '\n' ' ' <"/sys/fs/cgroup/workshop/$1/$file")"; done
+  }
+  echo "== --memory 32m, a shell that fills 64 MiB of memory"
+  "${run[@]}" --memory 32m -- sh -c 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'
+  echo "    exit status: $?"
+  echo "== --pids-limit 16, a fork bomb (sleepers in a loop)"
+  "${run[@]}" --pids-limit 16 --stats -- sh -c 'i=0; while [ $i -lt 64 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; wait; echo done'
+  echo "    exit status: $?"
+  echo "== --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32: two busy loops for 3 s, files read on the host"
+  "${run[@]}" --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32 -- sh -c 'for i in 1 2; do timeout 3 sh -c "while :; do :; done" & done; wait' &
+  sleep 2
+  for dir in /sys/fs/cgroup/workshop/*/; do
+    id=$(basename "$dir")
+    show "$id" memory.max memory.swap.max cpu.max cpu.weight pids.max pids.current cpuset.cpus.effective
+    sleep 1.5
+    show "$id" cpu.stat
+  done
+  wait
+}
+
+case "$phase" in
+  context)
+    {
+      echo "date: $(date -u +%FT%TZ)"
+      echo "os: $(. /etc/os-release && echo "$PRETTY_NAME") $(dpkg --print-architecture)"
+      echo "kernel: $(uname -r)"
+      echo "systemd: $(systemctl --version | head -1)"
+      echo "system: $(systemctl is-system-running)"
+      echo "/sys/fs/cgroup: $(stat -fc %T /sys/fs/cgroup)"
+      echo "root hands down: $(cat /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null)"
+      echo "this shell's cgroup: $(cat /proc/self/cgroup)"
+      echo "cpus: $(nproc), memory: $(free -m | awk '/Mem:/ {print $2}') MiB"
+      echo "cargo: $(cargo --version 2>/dev/null || echo none)"
+    } | tee "$RESULTS/context.txt"
+    ;;
+  provision)
+    timed provision scripts/provision.sh
+    ;;
+  provision-cgroups)
+    timed provision bash -c 'scripts/delegate-cgroups.sh && scripts/make-rootfs.sh /var/lib/workshop/busybox'
+    ;;
+  state)
+    scripts/host-state.sh >"$RESULTS/state-${1:?name}.txt"
+    ;;
+  test)
+    name=${1:?name}
+    shift
+    timed "$name" cargo test --no-fail-fast "$@"
+    ;;
+  test-binaries)
+    # Each line of LIST: the package's directory, then its test executable. cargo
+    # would run each from its package's directory: so do we.
+    name=${1:?name}
+    list=${2:?list}
+    run_all() {
+      local failed=0 dir exe
+      while read -r dir exe; do
+        echo "     Running $(basename "$exe") ($exe)"
+        (cd "$dir" && "$exe") || failed=1
+      done <"$list"
+      return "$failed"
+    }
+    timed "$name" run_all
+    ;;
+  quickstart)
+    # The README's own line, so that a change to the README is what is run.
+    command=$(grep -m1 '^cargo run -p ch02-pid-namespace-solution' README.md)
+    [ -n "$command" ] || { echo "no quick-start command in README.md" >&2; exit 1; }
+    echo "\$ $command"
+    timed quickstart bash -c "$command"
+    ;;
+  doctor)
+    timed doctor cargo workshop doctor
+    ;;
+  limits)
+    timed limits limits
+    ;;
+  *)
+    echo "unknown phase: $phase" >&2
+    exit 2
+    ;;
+esac
