@@ -9,14 +9,35 @@
 //!   class images pushed by `scripts/preload-images.sh`. At the end, the images the
 //!   pages' commands pulled into chapter 10's store are removed (`rmi`), the
 //!   registry is stopped by its PID, and its storage is deleted.
+//!
+//! And what the checker only looks at: the machine's cgroup layout (host_cgroups),
+//! which decides which of chapter 06's blocks can match here.
 
-use crate::select::DEMO_NETNS;
+use crate::select::{HostCgroups, DEMO_NETNS};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The cgroup layout of this machine, as `stat -fc %T` tells them apart: a cgroup2
+/// filesystem at /sys/fs/cgroup is unified; otherwise hybrid if there is one at
+/// /sys/fs/cgroup/unified, and legacy if not.
+pub fn host_cgroups() -> Result<HostCgroups> {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    let is_cgroup2 = |path: &str| statfs(path).is_ok_and(|fs| fs.filesystem_type() == CGROUP2_SUPER_MAGIC);
+    if !Path::new("/sys/fs/cgroup").is_dir() {
+        bail!("/sys/fs/cgroup does not exist: the checker cannot tell this machine's cgroup layout");
+    }
+    Ok(if is_cgroup2("/sys/fs/cgroup") {
+        HostCgroups::Unified
+    } else if is_cgroup2("/sys/fs/cgroup/unified") {
+        HostCgroups::Hybrid
+    } else {
+        HostCgroups::Legacy
+    })
+}
 
 /// Where `ip netns` keeps its named namespaces.
 const NETNS_DIR: &str = "/run/netns";

@@ -7,6 +7,10 @@
 //! and the exit status with the page's (compare.rs says how). It prints every
 //! mismatch, the commands it skipped with the reason, and a summary line; it exits
 //! with 1 when any command did not match.
+//!
+//! Usage: `scripts/check-book-commands.sh [-v] [--page PAGE]...`: `-v` lists every
+//! skipped command with its reason; `--page ch06-cgroups.md` (repeatable) checks
+//! only those pages of book/src.
 
 mod book;
 mod compare;
@@ -14,7 +18,7 @@ mod environment;
 mod select;
 
 use anyhow::{bail, Context, Result};
-use environment::{ClassRegistry, DemoNetns};
+use environment::{host_cgroups, ClassRegistry, DemoNetns};
 use select::{Environment, Plan, Status};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,24 +30,85 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 /// No command of the book takes long; one that hangs is stopped after this.
 const TIME_LIMIT_SECONDS: u32 = 30;
 
+const USAGE: &str = "usage: scripts/check-book-commands.sh [-v|--verbose] [--page PAGE]...
+  -v, --verbose   list every command skipped, with the reason
+  --page PAGE     check only this page of book/src (e.g. ch06-cgroups.md); repeatable";
+
+/// What the command line asks for.
+#[derive(Debug, Default, PartialEq)]
+struct Options {
+    verbose: bool,
+    /// The pages to check, as given; none: every page.
+    pages: Vec<String>,
+}
+
+/// Reads the arguments; `Ok(None)` for --help.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Option<Options>> {
+    let mut options = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-v" | "--verbose" => options.verbose = true,
+            "-h" | "--help" => return Ok(None),
+            "--page" => match args.next() {
+                Some(page) => options.pages.push(page),
+                None => bail!("--page needs a page of book/src, e.g. --page ch06-cgroups.md\n{USAGE}"),
+            },
+            _ => match arg.strip_prefix("--page=") {
+                Some(page) => options.pages.push(page.to_string()),
+                None => bail!("unknown argument {arg}\n{USAGE}"),
+            },
+        }
+    }
+    Ok(Some(options))
+}
+
 fn main() -> Result<ExitCode> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
-    let verbose = std::env::args().any(|arg| arg == "-v" || arg == "--verbose");
+    let (verbose, asked) = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(options)) => (options.verbose, options.pages),
+        Ok(None) => {
+            println!("{USAGE}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => {
+            eprintln!("bookcheck: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if !is_root() {
         bail!("the chapter runtimes need root: run scripts/check-book-commands.sh as root (or with sudo)");
     }
+    let host = host_cgroups()?;
 
-    let mut pages = Vec::new();
+    let mut available = Vec::new();
     for entry in std::fs::read_dir(root.join("book/src"))? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "md") {
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let commands = book::commands_of_page(&name, &std::fs::read_to_string(&path)?);
-            let plans = select::plan_page(&commands);
-            pages.push((name, commands, plans));
+            available.push(path.file_name().unwrap().to_string_lossy().into_owned());
         }
     }
-    pages.sort_by(|a, b| a.0.cmp(&b.0));
+    available.sort();
+    let chosen = match select::chosen_pages(&available, &asked) {
+        Ok(chosen) => chosen,
+        Err(error) => {
+            eprintln!("bookcheck: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut pages = Vec::new();
+    for name in chosen {
+        let commands = book::commands_of_page(&name, &std::fs::read_to_string(root.join("book/src").join(&name))?)?;
+        let plans = select::plan_page(&commands, host);
+        pages.push((name, commands, plans));
+    }
+    if verbose {
+        println!(
+            "cgroups: {} ({}): blocks recorded on the other version are skipped",
+            host.name(),
+            host.version()
+        );
+    }
 
     build(&root, &pages)?;
     // Stop between two commands on Ctrl-C, so that the copies below are removed.
@@ -127,7 +192,18 @@ fn main() -> Result<ExitCode> {
         }
     }
 
-    println!("book commands: {matched} run and matched, {skipped} skipped");
+    let which = match asked.is_empty() {
+        true => String::new(),
+        false => format!(
+            " (pages: {})",
+            pages
+                .iter()
+                .map(|(page, _, _)| page.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    println!("book commands{which}: {matched} run and matched, {skipped} skipped");
     if failed > 0 {
         println!("{failed} command(s) printed something other than the book shows (above)");
         return Ok(ExitCode::FAILURE);
@@ -303,4 +379,34 @@ fn report_mismatch(
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Option<Options>> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn pages_and_verbosity_come_from_the_command_line() {
+        assert_eq!(parsed(&[]).unwrap(), Some(Options::default()));
+        assert_eq!(
+            parsed(&["--page", "ch06-cgroups.md", "-v", "--page=ch07-overlayfs.md"]).unwrap(),
+            Some(Options {
+                verbose: true,
+                pages: vec!["ch06-cgroups.md".into(), "ch07-overlayfs.md".into()]
+            })
+        );
+        assert_eq!(parsed(&["--help"]).unwrap(), None);
+        assert!(parsed(&["--page"])
+            .unwrap_err()
+            .to_string()
+            .starts_with("--page needs a page"));
+        assert!(parsed(&["ch06-cgroups.md"])
+            .unwrap_err()
+            .to_string()
+            .starts_with("unknown argument"));
+    }
 }

@@ -12,8 +12,27 @@
 //! registry on `localhost:5000`. The registries and images that chapters 09 and
 //! 10 build step by step with their own commands (on 127.0.0.1:5005, `$PORT`)
 //! are not made by the checker: those commands are skipped.
+//!
+//! Chapter 06's outputs depend on the machine's cgroup layout (which files
+//! `/sys/fs/cgroup` has, and where). Its page shows such a command once per
+//! layout, each block marked with the version it was recorded on, by a comment on
+//! the line above it (book.rs reads it):
+//!
+//! ```text
+//! <!-- bookcheck: cgroup v2 -->      recorded where /sys/fs/cgroup is a cgroup2
+//!                                    mount (`stat -fc %T` says cgroup2fs): unified
+//! <!-- bookcheck: cgroup v1 -->      recorded where it is not: hybrid or legacy
+//! ```
+//!
+//! A marked block runs only on a host of its version, and is skipped elsewhere
+//! with the reason "recorded on cgroup v2, this host is hybrid" (listed with -v).
+//! A block with no mark runs on every host: its output must be the same on all.
+//! A `skip` comment above a marked block still skips it everywhere.
+//!
+//! `--page NAME` (chosen_pages) limits a run to some pages, e.g. chapter 06's in
+//! a cgroup v2 guest: `scripts/check-book-commands.sh --page ch06-cgroups.md`.
 
-use crate::book::ShownCommand;
+use crate::book::{CgroupVersion, ShownCommand};
 use regex::Regex;
 
 /// The rootfs that provisioning makes; the commands the checker runs use it.
@@ -37,6 +56,63 @@ pub enum Environment {
     DemoNetns,
     /// A registry on CLASS_REGISTRY holding the class images.
     ClassRegistry,
+}
+
+/// This machine's cgroup layout, from what `/sys/fs/cgroup` is (environment.rs looks).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HostCgroups {
+    /// `/sys/fs/cgroup` is the cgroup v2 tree, with every controller.
+    Unified,
+    /// v1 hierarchies under `/sys/fs/cgroup`, and a v2 tree at `/sys/fs/cgroup/unified`.
+    Hybrid,
+    /// v1 hierarchies only.
+    Legacy,
+}
+
+impl HostCgroups {
+    pub fn version(self) -> CgroupVersion {
+        match self {
+            HostCgroups::Unified => CgroupVersion::V2,
+            HostCgroups::Hybrid | HostCgroups::Legacy => CgroupVersion::V1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HostCgroups::Unified => "unified",
+            HostCgroups::Hybrid => "hybrid",
+            HostCgroups::Legacy => "legacy",
+        }
+    }
+
+    /// Why a block recorded on `version` cannot match here, if it cannot.
+    fn cannot_show(self, recorded_on: CgroupVersion) -> Option<String> {
+        (recorded_on != self.version()).then(|| format!("recorded on {recorded_on}, this host is {}", self.name()))
+    }
+}
+
+/// The pages a run checks: every page of `available`, or those `asked` names
+/// (`ch06-cgroups.md`, `ch06-cgroups` or `book/src/ch06-cgroups.md`), in the
+/// order of `available`. A name that is no page is an error.
+pub fn chosen_pages(available: &[String], asked: &[String]) -> Result<Vec<String>, String> {
+    let mut wanted = Vec::new();
+    for name in asked {
+        let file = name.strip_prefix("book/src/").unwrap_or(name);
+        let file = if file.ends_with(".md") {
+            file.to_string()
+        } else {
+            format!("{file}.md")
+        };
+        if !available.contains(&file) {
+            return Err(format!("--page {name}: there is no page book/src/{file}"));
+        }
+        wanted.push(file);
+    }
+    Ok(available
+        .iter()
+        .filter(|page| wanted.is_empty() || wanted.contains(page))
+        .cloned()
+        .collect())
 }
 
 /// What to do with one command of the book.
@@ -74,8 +150,8 @@ pub enum Status {
     NotShown,
 }
 
-/// The plan for every command of one page, in order.
-pub fn plan_page(commands: &[ShownCommand]) -> Vec<Plan> {
+/// The plan for every command of one page, in order, on a host with these cgroups.
+pub fn plan_page(commands: &[ShownCommand], host: HostCgroups) -> Vec<Plan> {
     let mut plans: Vec<Plan> = Vec::new();
     for (i, command) in commands.iter().enumerate() {
         let same_block = |other: &&ShownCommand| other.block == command.block;
@@ -93,6 +169,9 @@ pub fn plan_page(commands: &[ShownCommand]) -> Vec<Plan> {
         let plan = if let Some(reason) = &command.skip_reason {
             // The page says why, in a `<!-- bookcheck: skip ... -->` comment above the block.
             Plan::Skip(reason.clone())
+        } else if let Some(reason) = command.recorded_on.and_then(|version| host.cannot_show(version)) {
+            // `<!-- bookcheck: cgroup v1 -->` or `v2` above the block, and this host is the other.
+            Plan::Skip(reason)
         } else if block.len() == 1 && command.output.is_empty() {
             skip("the page shows the command, not its output")
         } else if let Some((other, _)) = earlier
@@ -520,7 +599,18 @@ mod tests {
     use crate::book::commands_of_page;
 
     fn plans(page: &str, markdown: &str) -> Vec<Plan> {
-        plan_page(&commands_of_page(page, markdown))
+        plans_on(page, markdown, HostCgroups::Hybrid)
+    }
+
+    fn plans_on(page: &str, markdown: &str, host: HostCgroups) -> Vec<Plan> {
+        plan_page(&commands_of_page(page, markdown).unwrap(), host)
+    }
+
+    fn skipped_because(plan: &Plan) -> &str {
+        match plan {
+            Plan::Run(run) => panic!("runs: {}", run.script),
+            Plan::Skip(reason) => reason,
+        }
     }
 
     fn run(plan: &Plan) -> &Run {
@@ -579,6 +669,68 @@ mod tests {
             run(&plans[0]).script,
             "unshare --net sh -c \"ip link set lo up; target/debug/ch10-layer-cache-solution \
             run localhost:5000/workshop/alpine-like -- hello-musl\" 2>&1 | grep hello"
+        );
+    }
+
+    /// Chapter 06's shape: the same run once per cgroup version, then one whose
+    /// output is the same on both, then a v2 block the page skips anyway.
+    const CH06: &str = "<!-- bookcheck: cgroup v2 -->\n```console\n\
+        $ cargo run -q -p ch06-cgroups-solution -- run --rootfs /tmp/rootfs-100000 -- cat /sys/fs/cgroup/pids.max\n32\n\
+        $ echo $?\n0\n```\n\nOn a v1 or hybrid host:\n\n<!-- bookcheck: cgroup v1 -->\n```console\n\
+        $ cargo run -q -p ch06-cgroups-solution -- run --rootfs /tmp/rootfs-100000 -- cat /sys/fs/cgroup/pids/pids.max\n32\n```\n\n\
+        ```console\n$ cargo run -q -p ch06-cgroups-solution -- run --rootfs /tmp/rootfs-100000 -- true; echo $?\n0\n```\n\n\
+        <!-- bookcheck: cgroup v2 -->\n<!-- bookcheck: skip shows this machine's memory -->\n```console\n\
+        $ cargo run -q -p ch06-cgroups-solution -- run --rootfs /tmp/rootfs-100000 -- free -m\nMem: 5940\n```\n";
+
+    #[test]
+    fn a_block_recorded_on_cgroup_v2_runs_only_where_the_host_is_unified() {
+        let plans = plans_on("ch06-cgroups.md", CH06, HostCgroups::Unified);
+        assert_eq!(
+            run(&plans[0]).script,
+            "target/debug/ch06-cgroups-solution run --rootfs /tmp/rootfs-100000 -- cat /sys/fs/cgroup/pids.max"
+        );
+        assert_eq!(run(&plans[1]).status, Status::EchoOfPrevious);
+        assert_eq!(
+            skipped_because(&plans[2]),
+            "recorded on cgroup v1, this host is unified"
+        );
+        assert_eq!(run(&plans[3]).status, Status::ShownInOutput);
+        assert_eq!(skipped_because(&plans[4]), "shows this machine's memory");
+    }
+
+    #[test]
+    fn a_block_recorded_on_cgroup_v1_runs_on_hybrid_and_legacy_hosts() {
+        for host in [HostCgroups::Hybrid, HostCgroups::Legacy] {
+            let plans = plans_on("ch06-cgroups.md", CH06, host);
+            let v2 = format!("recorded on cgroup v2, this host is {}", host.name());
+            assert_eq!(skipped_because(&plans[0]), v2);
+            // The whole block, its `echo $?` too.
+            assert_eq!(skipped_because(&plans[1]), v2);
+            assert_eq!(run(&plans[2]).rootfs_copy, Some("/tmp/rootfs-100000"));
+            assert_eq!(run(&plans[3]).package.as_deref(), Some("ch06-cgroups-solution"));
+            // The page's own reason comes first: it holds on every host.
+            assert_eq!(skipped_because(&plans[4]), "shows this machine's memory");
+        }
+    }
+
+    #[test]
+    fn page_names_choose_pages_and_a_name_that_is_no_page_is_an_error() {
+        let available: Vec<String> = ["ch05-user-namespace.md", "ch06-cgroups.md", "ch07-overlayfs.md"]
+            .map(String::from)
+            .to_vec();
+        let asked = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            chosen_pages(&available, &names)
+        };
+        assert_eq!(asked(&[]).unwrap(), available);
+        assert_eq!(asked(&["ch06-cgroups.md"]).unwrap(), ["ch06-cgroups.md"]);
+        assert_eq!(
+            asked(&["book/src/ch07-overlayfs.md", "ch05-user-namespace"]).unwrap(),
+            ["ch05-user-namespace.md", "ch07-overlayfs.md"]
+        );
+        assert_eq!(
+            asked(&["ch6-cgroups.md"]).unwrap_err(),
+            "--page ch6-cgroups.md: there is no page book/src/ch6-cgroups.md"
         );
     }
 }
