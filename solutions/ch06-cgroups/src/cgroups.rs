@@ -334,3 +334,44 @@ fn remove_empty_groups(layout: &Layout) {
         let _ = std::fs::remove_dir(root.join(GROUP));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNIFIED: &str = "25 1 0:22 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate\n";
+
+    #[test]
+    fn a_limit_whose_controller_v2_does_not_hand_down_is_refused_with_the_fix() {
+        // Debian 12's systemd, before provisioning: no cpuset at the root.
+        let mut layout = Layout::from_mountinfo(UNIFIED);
+        layout.v2_controllers = vec!["cpu".into(), "memory".into(), "pids".into()];
+        let limits = LimitArgs {
+            cpuset_cpus: Some("0".into()),
+            ..LimitArgs::default()
+        };
+        let error = plan(&layout, &limits, "0123456789ab")
+            .err()
+            .expect("--cpuset-cpus is refused");
+        let message = format!("{error:#}");
+        for wanted in [
+            "--cpuset-cpus",
+            "cpuset",
+            "cpu memory pids",
+            "scripts/provision.sh",
+            "doctor",
+        ] {
+            assert!(message.contains(wanted), "{wanted:?} missing from: {message}");
+        }
+        // What it does hand down still plans: one v2 cgroup with those controllers.
+        let limits = LimitArgs {
+            memory: Some(64 << 20),
+            pids_limit: Some(32),
+            ..LimitArgs::default()
+        };
+        let cgroups = plan(&layout, &limits, "0123456789ab").expect("memory and pids are handed down");
+        assert_eq!(cgroups.len(), 1);
+        assert_eq!(cgroups[0].dir(), Path::new("/sys/fs/cgroup/workshop/0123456789ab"));
+        assert_eq!(cgroups[0].controllers(), ["memory", "cpu", "pids"]);
+    }
+}
