@@ -17,6 +17,9 @@
 # the logs back, print the summary, power off. The exit status is 0 only when
 # every phase passed. Results: $WORKSHOP_VM_RUN/SUITE-ARCH/results/DATE/.
 set -euo pipefail
+# One compound command, read whole before it runs: editing this file while it runs
+# (it runs for an hour) cannot change what it does.
+{
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/vm/common.sh
 . "$here/common.sh"
@@ -104,13 +107,22 @@ phase() {
   while [ "$1" != -- ]; do env+=("$1"); shift; done
   shift
   vm_log "== $name (in the guest)"
-  if ! vm_ssh "bash -lc 'cd $project && env RESULTS=/root/wk-results ${env[*]} scripts/vm/in-guest.sh $*'" \
-    </dev/null >"$results/$name.ssh.log" 2>&1; then
-    failed+=("$name")
-  fi
+  local ok=1
+  vm_ssh "bash -lc 'cd $project && env RESULTS=/root/wk-results ${env[*]} scripts/vm/in-guest.sh $*'" \
+    </dev/null >"$results/$name.ssh.log" 2>&1 || ok=0
   took[$name]=$((SECONDS - start))
   vm_ssh "tar -C /root/wk-results -cf - ." | tar -C "$results" -xf - || true
   vm_log "$name: $(cat "$results/$name.rc" 2>/dev/null || tail -1 "$results/$name.ssh.log")"
+  if [ "$ok" = 0 ]; then
+    failed+=("$name")
+    # What failed, in this log too (CI keeps only its output): cargo test's
+    # failures section, or the end of the phase's output.
+    if grep -q '^failures:$' "$results/$name.ssh.log"; then
+      sed -n '/^failures:$/,$p' "$results/$name.ssh.log" | head -400 >&2
+    else
+      tail -40 "$results/$name.ssh.log" >&2
+    fi
+  fi
 }
 
 native=0
@@ -142,6 +154,7 @@ if [ "$native" = 1 ]; then
   if [ "$mode" = full ]; then
     phase doctor -- doctor
     phase limits -- limits
+    phase missing-controller -- missing-controller
     # The controllers must still be handed down after a reboot (provisioning is
     # done once, the class VM reboots many times).
     step reboot "$here/guest.sh" reboot
@@ -213,10 +226,26 @@ cat "$summary"
 if [ "$record" = 1 ]; then
   mkdir -p tests/guest-runs
   cp "$summary" "tests/guest-runs/$VM_NAME.md"
-  vm_log "recorded: tests/guest-runs/$VM_NAME.md"
+  # One row per guest in the table the book's Troubleshooting page includes.
+  context() { sed -n "s/^$1: //p" "$results/context.txt" 2>/dev/null; }
+  totals=$(per_binary "$results/tests.log" 2>/dev/null | sed -n 's/^| \*\*total\*\* | \*\*\([0-9]*\)\*\* | \*\*\([0-9]*\)\*\* .*/\1 passed, \2 failed/p')
+  scope="everything (\`cargo test\`)"
+  [ "$native" = 0 ] && scope="chapters 01-08"
+  [ "$mode" = ci ] && scope="chapters 02, 06, 07, 08"
+  row="| $VM_NAME | $(context os) | $(context kernel) | $(context systemd | awk '{print $1, $2}') | $(date -u +%F) | \`$(git rev-parse --short HEAD)\` | $scope: ${totals:-no result} | $([ -f "$results/doctor.rc" ] && verdict doctor || echo -) |"
+  table=tests/guest-runs/proven.md
+  {
+    echo "| guest | system | kernel | init | date | commit | grader | doctor |"
+    echo "|---|---|---|---|---|---|---|---|"
+    { grep '^| [a-z]*-[a-z0-9]* |' "$table" 2>/dev/null | grep -v "^| $VM_NAME |"; echo "$row"; } | sort
+  } >"$table.new"
+  mv "$table.new" "$table"
+  vm_log "recorded: tests/guest-runs/$VM_NAME.md and its row in $table"
 fi
 vm_log "results in $results ($((SECONDS - total_start)) s in all)"
 if [ "${#failed[@]}" -gt 0 ]; then
   vm_log "FAILED: ${failed[*]}"
   exit 1
 fi
+exit 0
+}

@@ -12,6 +12,7 @@
 #   in-guest.sh quickstart              the README's first `cargo run` command
 #   in-guest.sh doctor                  cargo workshop doctor
 #   in-guest.sh limits                  the cgroup v2 limits, read on the host while a container runs
+#   in-guest.sh missing-controller      without the delegation: the runtime's and doctor's answer
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 RESULTS=${RESULTS:-/root/wk-results}
@@ -53,6 +54,28 @@ limits() {
     show "$id" cpu.stat
   done
   wait
+}
+
+# missing_controller: a machine that was not provisioned, as far as cgroups go:
+# without the delegation drop-in systemd stops handing cpuset down; the runtime
+# must refuse --cpuset-cpus with 125 and the fix, and doctor must say the same.
+# The drop-in is put back at the end.
+missing_controller() {
+  local dropin=/etc/systemd/system/user@.service.d/workshop-delegate.conf rc ok=1
+  mv "$dropin" /root/workshop-delegate.conf.saved
+  systemctl daemon-reload
+  echo "without the drop-in, the root hands down: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+  grep -qw cpuset /sys/fs/cgroup/cgroup.subtree_control && { echo "cpuset is still handed down"; ok=0; }
+  target/debug/ch06-cgroups-solution run --rootfs /var/lib/workshop/busybox --cpuset-cpus 0 -- true
+  rc=$?
+  echo "exit status: $rc"
+  [ "$rc" = 125 ] || ok=0
+  target/debug/workshop doctor | grep -A1 -E '^cgroup controllers|\[fail\] cgroup controllers'
+  mv /root/workshop-delegate.conf.saved "$dropin"
+  systemctl daemon-reload
+  echo "with the drop-in back, the root hands down: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+  grep -qw cpuset /sys/fs/cgroup/cgroup.subtree_control || ok=0
+  [ "$ok" = 1 ]
 }
 
 case "$phase" in
@@ -111,6 +134,9 @@ case "$phase" in
     ;;
   limits)
     timed limits limits
+    ;;
+  missing-controller)
+    timed missing-controller missing_controller
     ;;
   *)
     echo "unknown phase: $phase" >&2
