@@ -14,6 +14,9 @@
 #   in-guest.sh limits                  the cgroup v2 limits, read on the host while a container runs
 #   in-guest.sh missing-controller      without the delegation: the runtime's and doctor's answer
 set -uo pipefail
+# One compound command, read whole before it runs: an edit of this file while it
+# runs cannot change what it does.
+{
 cd "$(dirname "$0")/../.." || exit 1
 RESULTS=${RESULTS:-/root/wk-results}
 mkdir -p "$RESULTS"
@@ -41,17 +44,15 @@ limits() {
   echo "== --memory 32m, a shell that fills 64 MiB of memory"
   "${run[@]}" --memory 32m -- sh -c 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'
   echo "    exit status: $?"
-  echo "== --pids-limit 16, a fork bomb (sleepers in a loop)"
-  "${run[@]}" --pids-limit 16 --stats -- sh -c 'i=0; while [ $i -lt 64 ]; do sleep 5 & i=$((i+1)); done 2>/dev/null; wait; echo done'
+  echo "== --pids-limit 16: a shell starts 64 sleepers"
+  "${run[@]}" --pids-limit 16 -- sh -c 'for i in $(seq 64); do sleep 5 & done 2>/dev/null; echo "pids.current $(cat /sys/fs/cgroup/pids.current), pids.events $(cat /sys/fs/cgroup/pids.events)"'
   echo "    exit status: $?"
-  echo "== --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32: two busy loops for 3 s, files read on the host"
-  "${run[@]}" --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32 -- sh -c 'for i in 1 2; do timeout 3 sh -c "while :; do :; done" & done; wait' &
-  sleep 2
+  echo "== --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32: two busy loops for 4 s, files read on the host"
+  "${run[@]}" --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32 -- sh -c 'for i in 1 2; do timeout 4 sh -c "while :; do :; done" & done; wait' &
+  sleep 2.5
   for dir in /sys/fs/cgroup/workshop/*/; do
     id=$(basename "$dir")
-    show "$id" memory.max memory.swap.max cpu.max cpu.weight pids.max pids.current cpuset.cpus.effective
-    sleep 1.5
-    show "$id" cpu.stat
+    show "$id" memory.max memory.swap.max cpu.max pids.max pids.current cpuset.cpus.effective cpu.stat
   done
   wait
 }
@@ -100,7 +101,15 @@ case "$phase" in
     timed provision bash -c 'scripts/delegate-cgroups.sh && scripts/make-rootfs.sh /var/lib/workshop/busybox'
     ;;
   state)
-    scripts/host-state.sh >"$RESULTS/state-${1:?name}.txt"
+    # What runs and tests may leave behind, and the class registry (the tests
+    # must not stop it).
+    { scripts/host-state.sh; echo "service docker-registry $(systemctl is-active docker-registry)"; } \
+      >"$RESULTS/state-${1:?name}.txt"
+    ;;
+  journal)
+    # For a post-mortem: the kernel's OOM kills and the registry service's log.
+    { dmesg | grep -iE 'out of memory|killed process' | grep -v 'Memory cgroup' | tail -20
+      journalctl -b --no-pager -u docker-registry | tail -40; } >"$RESULTS/journal.log" 2>&1
     ;;
   test)
     name=${1:?name}
@@ -143,3 +152,5 @@ case "$phase" in
     exit 2
     ;;
 esac
+exit
+}
