@@ -285,10 +285,21 @@ fn cgroups() -> Vec<Row> {
     let controllers_row = if missing.is_empty() {
         Row::ok("cgroup controllers", &found.join(", "))
     } else {
-        let fix = if layout.v2.is_some() {
+        let fix = if layout.kind() == "unified" {
+            // systemd decides what the root hands down; ask it (a drop-in), do not
+            // write cgroup.subtree_control behind its back.
+            "`sudo scripts/delegate-cgroups.sh` (provisioning runs it) asks systemd to hand them down to \
+             your login session; then log out and in again (chapter 06's limits need them)"
+                .to_string()
+        } else if layout.v2.is_some() {
             missing
                 .iter()
-                .map(|c| format!("`echo +{c} | sudo tee /sys/fs/cgroup/cgroup.subtree_control`"))
+                .map(|c| {
+                    format!(
+                        "`echo +{c} | sudo tee {}/cgroup.subtree_control`",
+                        shown_opt(&layout.v2)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
                 + " (chapter 06's limits need them)"
