@@ -43,6 +43,8 @@ static VARYING: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         // durations and sizes (0.04s, 12ms, 3.1 MiB, 4K)
         (r"\b\d+(\.\d+)? ?(ns|µs|us|ms|s)\b", "<duration>"),
         (r"\b\d+(\.\d+)? ?(B|kB|KB|KiB|MB|MiB|GB|GiB|K|M|G)\b", "<size>"),
+        // a mount's size= option (devtmpfs and tmpfs default to a share of the machine's memory)
+        (r"\bsize=\d+[kmg]?\b", "size=<size>"),
         // host PIDs where the runtime names them, also when they are small (PIDs wrap around)
         (
             r#"(clone\([^)]*\) = |waitpid\(|/proc/|is PID |cgroup\.procs", "|netns )\d+\b"#,
@@ -171,6 +173,10 @@ mod tests {
         assert_ne!(normalize("eth0             UP"), normalize("eth0             DOWN"));
         assert_eq!(normalize("    1 root     ps"), "    1 root     ps");
         assert_eq!(normalize("137"), "137");
+        assert_eq!(
+            normalize("devtmpfs /dev/null devtmpfs rw,relatime,size=12334524k,nr_inodes=3083631,mode=755 0 0"),
+            normalize("devtmpfs /dev/null devtmpfs rw,relatime,size=12334760k,nr_inodes=3083690,mode=755 0 0")
+        );
         assert_eq!(
             normalize("upper of 8fbe0a5cff0a in 12ms"),
             "upper of <id> in <duration>"
