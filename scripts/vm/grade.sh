@@ -65,6 +65,8 @@ build_amd64() {
     # The runner's watch check builds a copy of chapter 01 in a target directory
     # of its own (target/workshop-tests): build its dependencies here once.
     cargo test --locked --quiet -p workshop --test runner -- watch_grades >/dev/null
+    cargo build --locked --quiet -p bookcheck # the book checker on chapter 06,
+    cargo build --locked --quiet -p ch06-cgroups-solution # and what it runs
   fi
   cargo build --workspace --all-targets --locked --quiet # provisioning's pre-build
   cargo build --locked --quiet -p ch02-pid-namespace-solution # the README's quick start
@@ -156,6 +158,7 @@ if [ "$native" = 1 ]; then
   phase quickstart -- quickstart
   if [ "$mode" = full ]; then
     phase doctor -- doctor
+    phase book -- book
     phase limits -- limits
     phase missing-controller -- missing-controller
     # The controllers must still be handed down after a reboot (provisioning is

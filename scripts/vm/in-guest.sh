@@ -11,6 +11,7 @@
 #   in-guest.sh test-binaries NAME LIST the test executables listed in LIST (cross-built: no cargo here)
 #   in-guest.sh quickstart              the README's first `cargo run` command
 #   in-guest.sh doctor                  cargo workshop doctor
+#   in-guest.sh book                    the book checker on chapter 06 (its cgroup v2 blocks)
 #   in-guest.sh limits                  the cgroup v2 limits, read on the host while a container runs
 #   in-guest.sh missing-controller      without the delegation: the runtime's and doctor's answer
 set -uo pipefail
@@ -140,6 +141,10 @@ case "$phase" in
     ;;
   doctor)
     timed doctor cargo workshop doctor
+    ;;
+  book)
+    # Chapter 06's commands, as the page prints them for a cgroup v2 host.
+    timed book scripts/check-book-commands.sh --page ch06-cgroups.md
     ;;
   limits)
     timed limits limits
