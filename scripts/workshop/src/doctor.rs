@@ -289,7 +289,7 @@ fn cgroups() -> Vec<Row> {
             // systemd decides what the root hands down; ask it (a drop-in), do not
             // write cgroup.subtree_control behind its back.
             "`sudo scripts/delegate-cgroups.sh` (provisioning runs it) asks systemd to hand them down to \
-             your login session; then log out and in again (chapter 06's limits need them)"
+             login sessions (chapter 06's limits need them)"
                 .to_string()
         } else if layout.v2.is_some() {
             missing
@@ -434,15 +434,30 @@ fn local_registry() -> Row {
          /etc/workshop/registry.yml &`), then `sudo scripts/preload-images.sh` pushes the class images \
          to {registry}"
     );
-    let address = registry
+    let addresses: Vec<_> = registry
         .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.find(|a| a.ip().is_loopback()));
-    let Some(address) = address else {
+        .map(|all| all.filter(|a| a.ip().is_loopback()).collect())
+        .unwrap_or_default();
+    if addresses.is_empty() {
         return Row::warn(check, &format!("{registry} is not an address on this machine"), &fix);
-    };
+    }
     let answer = (|| -> std::io::Result<String> {
-        let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+        // Each of the name's addresses in turn, as a client does: "localhost" is
+        // often ::1 first, and the class registry listens on 127.0.0.1 only.
+        let mut refused = None;
+        let mut stream = None;
+        for address in &addresses {
+            match TcpStream::connect_timeout(address, Duration::from_secs(2)) {
+                Ok(connected) => {
+                    stream = Some(connected);
+                    break;
+                }
+                Err(error) => refused = Some(error),
+            }
+        }
+        let Some(mut stream) = stream else {
+            return Err(refused.expect("at least one address was tried"));
+        };
         stream.set_read_timeout(Some(Duration::from_secs(3)))?;
         write!(
             stream,

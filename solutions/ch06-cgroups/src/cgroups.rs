@@ -160,9 +160,9 @@ fn missing_controller(layout: &Layout, controller: &str) -> String {
     match &layout.v2 {
         Some(v2) if layout.kind() == "unified" => format!(
             "which the root cgroup does not hand down here ({}/cgroup.subtree_control: {}). On cgroup v2, \
-             systemd hands down only the controllers its units ask for: `sudo scripts/provision.sh` asks it \
-             to delegate {controller} to your login session (scripts/delegate-cgroups.sh); then log out and \
-             in again. `cargo workshop doctor` checks it",
+             systemd hands down only the controllers its units ask for: `sudo scripts/provision.sh` (or \
+             `sudo scripts/delegate-cgroups.sh` alone) asks it to delegate {controller} to login sessions; \
+             `cargo workshop doctor` checks it",
             v2.display(),
             layout.v2_controllers.join(" ")
         ),
