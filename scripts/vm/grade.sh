@@ -88,7 +88,10 @@ import json, os, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(os.path.dirname(m["manifest_path"]), m["executable"])
+        package = os.path.dirname(m["manifest_path"])
+        source = os.path.relpath(m["target"]["src_path"], package)
+        name = m["package_id"].split("#")[-1].split("@")[0].replace("-", "_")
+        print(package, m["executable"], name + ": " + source)
 ' >"target/$VM_TRIPLE/guest-tests.txt"
   vm_log "$(wc -l <"target/$VM_TRIPLE/guest-tests.txt") test executables for $VM_TRIPLE"
 }
@@ -113,7 +116,7 @@ phase() {
   shift
   vm_log "== $name (in the guest)"
   local ok=1
-  vm_ssh "bash -lc 'cd $project && env RESULTS=/root/wk-results ${env[*]} scripts/vm/in-guest.sh $*'" \
+  vm_ssh "bash -lc 'cd $project && env RESULTS=/root/wk-results PHASE_NAME=$name ${env[*]} scripts/vm/in-guest.sh $*'" \
     </dev/null >"$results/$name.ssh.log" 2>&1 || ok=0
   took[$name]=$((SECONDS - start))
   vm_ssh "tar -C /root/wk-results -cf - ." | tar -C "$results" -xf - || true
@@ -195,14 +198,19 @@ per_binary() {
       exe = $0; sub(/.*\(/, "", exe); sub(/\)$/, "", exe); n = split(exe, parts, "/"); crate = parts[n]
       sub(/-[0-9a-f]+$/, "", crate)
       source = $0; sub(/^ *Running (unittests )?/, "", source); sub(/ \(.*/, "", source)
-      name = crate ": " source
+      # An integration test binary is named after its file: name it by its
+      # package, whose unit tests cargo runs just before.
+      if ($0 ~ /Running unittests /) package = crate
+      name = (package != "" ? package : crate) ": " source
+      if (source ~ /: /) name = source # the cross-built list names its binaries itself
     }
     /^ *Doc-tests / { name = "doc-tests: " $2 }
     /^test result:/ {
       for (i = 1; i <= NF; i++) {
         if ($i ~ /^passed/) p = $(i-1); if ($i ~ /^failed/) f = $(i-1); if ($i ~ /^ignored/) g = $(i-1)
       }
-      printf "| %s | %d | %d | %d |\n", name, p, f, g; tp += p; tf += f; tg += g
+      if (p + f + g > 0) printf "| %s | %d | %d | %d |\n", name, p, f, g
+      tp += p; tf += f; tg += g
     }
     /^test .* \.\.\. FAILED$/ { sub(/^test /, ""); sub(/ \.\.\. FAILED$/, ""); failures = failures "\n- " $0 }
     END {

@@ -26,7 +26,8 @@ shift
 
 # timed NAME CMD...: CMD's output to NAME.log (and the terminal), "rc= seconds=" to NAME.rc.
 timed() {
-  local name=$1 start=$SECONDS rc
+  # The caller may name the results (the same phase run twice, e.g. after a reboot).
+  local name=${PHASE_NAME:-$1} start=$SECONDS rc
   shift
   "$@" 2>&1 | tee "$RESULTS/$name.log"
   rc=${PIPESTATUS[0]}
@@ -46,7 +47,7 @@ limits() {
   "${run[@]}" --memory 32m -- sh -c 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo survived'
   echo "    exit status: $?"
   echo "== --pids-limit 16: a shell starts 64 sleepers"
-  "${run[@]}" --pids-limit 16 -- sh -c 'for i in $(seq 64); do sleep 5 & done 2>/dev/null; echo "pids.current $(cat /sys/fs/cgroup/pids.current), pids.events $(cat /sys/fs/cgroup/pids.events)"'
+  "${run[@]}" --pids-limit 16 -- sh -c 'for i in $(seq 64); do sleep 5 & done 2>/dev/null; read n </sys/fs/cgroup/pids.current; read e </sys/fs/cgroup/pids.events; echo "inside: pids.current $n, pids.events $e"'
   echo "    exit status: $?"
   echo "== --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32: two busy loops for 4 s, files read on the host"
   "${run[@]}" --cpus 0.5 --cpuset-cpus 0 --memory 64m --pids-limit 32 -- sh -c 'for i in 1 2; do timeout 4 sh -c "while :; do :; done" & done; wait' &
@@ -65,7 +66,9 @@ limits() {
 missing_controller() {
   local dropin=/etc/systemd/system/user@.service.d/workshop-delegate.conf rc ok=1
   mv "$dropin" /root/workshop-delegate.conf.saved
+  # systemd applies a removed delegation when the unit starts again: a new login.
   systemctl daemon-reload
+  systemctl restart "user@$(id -u).service"
   echo "without the drop-in, the root hands down: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
   grep -qw cpuset /sys/fs/cgroup/cgroup.subtree_control && { echo "cpuset is still handed down"; ok=0; }
   target/debug/ch06-cgroups-solution run --rootfs /var/lib/workshop/busybox --cpuset-cpus 0 -- true
@@ -93,7 +96,7 @@ case "$phase" in
       echo "this shell's cgroup: $(cat /proc/self/cgroup)"
       echo "cpus: $(nproc), memory: $(free -m | awk '/Mem:/ {print $2}') MiB"
       echo "cargo: $(cargo --version 2>/dev/null || echo none)"
-    } | tee "$RESULTS/context.txt"
+    } | tee "$RESULTS/${PHASE_NAME:-context}.txt"
     ;;
   provision)
     timed provision scripts/provision.sh
@@ -118,14 +121,14 @@ case "$phase" in
     timed "$name" cargo test --no-fail-fast "$@"
     ;;
   test-binaries)
-    # Each line of LIST: the package's directory, then its test executable. cargo
-    # would run each from its package's directory: so do we.
+    # Each line of LIST: the package's directory, its test executable, and what to
+    # call it. cargo would run each from its package's directory: so do we.
     name=${1:?name}
     list=${2:?list}
     run_all() {
-      local failed=0 dir exe
-      while read -r dir exe; do
-        echo "     Running $(basename "$exe") ($exe)"
+      local failed=0 dir exe label
+      while read -r dir exe label; do
+        echo "     Running $label ($exe)"
         (cd "$dir" && "$exe") || failed=1
       done <"$list"
       return "$failed"
