@@ -143,6 +143,7 @@ if [ "$native" = 1 ]; then
 else
   phase provision -- provision-cgroups
 fi
+phase context-provisioned -- context
 phase state-before -- state before
 if [ "$native" = 0 ]; then
   phase tests "${insta[@]}" -- test-binaries tests "target/$VM_TRIPLE/guest-tests.txt"
@@ -226,7 +227,9 @@ summary=$results/summary.md
   echo
   echo "- when: $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "- command: \`sudo ${VM_SUITE:+VM_SUITE=$VM_SUITE }${VM_ARCH:+VM_ARCH=$VM_ARCH }scripts/vm/grade.sh$([ "$mode" = ci ] && echo ' --ci')\` ($(vm_accel))"
-  sed -n 's/^\(os\|kernel\|systemd\|\/sys\/fs\/cgroup\|root hands down\|this shell.s cgroup\): /- \1: /p' "$results/context.txt" 2>/dev/null
+  sed -n 's/^\(os\|kernel\|systemd\|\/sys\/fs\/cgroup\|this shell.s cgroup\): /- \1: /p' "$results/context.txt" 2>/dev/null
+  echo "- root hands down: $(sed -n 's/^root hands down: //p' "$results/context.txt" 2>/dev/null) before provisioning," \
+    "$(sed -n 's/^root hands down: //p' "$results/context-provisioned.txt" 2>/dev/null) after"
   [ -f "$results/context-after-reboot.txt" ] || true
   echo "- provisioning: $(verdict provision); leftovers after the tests: $([ -s "$results/leftovers.diff" ] && echo 'SOME (see leftovers.diff)' || echo none)"
   [ "$native" = 1 ] && echo "- README quick start: $(verdict quickstart)"
@@ -253,7 +256,7 @@ if [ "$record" = 1 ]; then
   {
     echo "| guest | system | kernel | init | date | commit | grader | doctor |"
     echo "|---|---|---|---|---|---|---|---|"
-    { grep '^| [a-z]*-[a-z0-9]* |' "$table" 2>/dev/null | grep -v "^| $VM_NAME |"; echo "$row"; } | sort
+    { grep '^| [a-z]*-[a-z0-9]* |' "$table" 2>/dev/null | grep -v "^| $VM_NAME |" || true; echo "$row"; } | sort
   } >"$table.new"
   mv "$table.new" "$table"
   vm_log "recorded: tests/guest-runs/$VM_NAME.md and its row in $table"
