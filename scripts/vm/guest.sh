@@ -45,8 +45,10 @@ make_work_disk() {
   # A staging tree of bind mounts, in a mount namespace of its own: it vanishes
   # with this command, so nothing is left mounted on the host whatever happens.
   # What the guest does not need is covered with an empty tmpfs.
+  local stage=$VM_RUN_DIR/stage
+  mkdir -p "$stage"
   unshare --mount --propagation private -- bash -euc '
-    stage=$1 project=$2 target=$3 arch=$4 triple=$5 cargo_home=$6 rustup_home=$7 toolchain=$8 disk=$9
+    stage=$1 project=$2 target=$3 cargo_home=$4 rustup_home=$5 toolchain=$6 disk=$7
     mount -t tmpfs -o mode=755 stage "$stage"
     mkdir -p "$stage/project"
     mount --bind "$project" "$stage/project"
@@ -69,7 +71,8 @@ make_work_disk() {
       hide "$stage/rustup/tmp"
     fi
     mkfs.ext4 -q -F -L wk-work -E lazy_itable_init=1 -d "$stage" "$disk"
-  ' bash "$(mktemp -d)" "$project" "$target_dir" "$VM_ARCH" "$VM_TRIPLE" "$cargo_home" "$rustup_home" "$toolchain" "$disk"
+  ' bash "$stage" "$project" "$target_dir" "$cargo_home" "$rustup_home" "$toolchain" "$disk"
+  rmdir "$stage"
   vm_log "work disk: $project${toolchain:+ and the $toolchain toolchain} in $(($(date +%s) - start)) s ($(du -h "$disk" | cut -f1))"
 }
 
